@@ -1,0 +1,69 @@
+# The two commands a newcomer needs: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Test services (the machine's own PostgreSQL and Redis on loopback); override to isolate runs.
+TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/asi
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+PG_HOST ?= 127.0.0.1
+PG_PORT ?= 5432
+
+.PHONY: install run test lint services migrate demo bench clean help
+
+help:
+	@echo "make run    - start the server on http://127.0.0.1:8000 (SQLite, no Redis, demo data)"
+	@echo "make test   - lint, migration check and the whole test suite on PostgreSQL + Redis"
+	@echo "make bench  - benchmarks, each beside its baseline"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Embedded mode: no DATABASE_URL/REDIS_URL, so SQLite + in-process channel layer and tasks.
+run: export DEBUG ?= true
+run: $(STAMP)
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py migrate --noinput
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py load_demo_data
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/daphne -b 127.0.0.1 -p 8000 \
+		--ping-interval 20 --ping-timeout 30 asi_api.asgi:application
+
+# Make sure PostgreSQL and Redis answer on loopback, starting them if installed but stopped.
+services:
+	@pg_isready -q -h $(PG_HOST) -p $(PG_PORT) || { \
+		echo "starting PostgreSQL"; \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; \
+		for i in $$(seq 30); do pg_isready -q -h $(PG_HOST) -p $(PG_PORT) && break; sleep 1; done; }
+	@pg_isready -h $(PG_HOST) -p $(PG_PORT)
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { \
+		echo "starting Redis"; \
+		redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no; \
+		for i in $$(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done; }
+	@redis-cli -h 127.0.0.1 -p 6379 ping
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: export DATABASE_URL = $(TEST_DATABASE_URL)
+test: export REDIS_URL = $(TEST_REDIS_URL)
+test: export SECRET_KEY ?= test-secret-key
+test: export WEBHOOKS_ALLOW_PRIVATE_URLS = true
+test: $(STAMP) services lint
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: export DATABASE_URL = $(TEST_DATABASE_URL)
+bench: export REDIS_URL = $(TEST_REDIS_URL)
+bench: export SECRET_KEY ?= bench-secret-key
+bench: $(STAMP) services
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 .pytest_cache .ruff_cache

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AsiApiConfig(AppConfig):
+    name = "asi_api"
+    verbose_name = "ASI API"

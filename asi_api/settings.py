@@ -1,0 +1,282 @@
+"""Settings, read only from the environment (see `.env.example` for every variable).
+
+Two modes, chosen by what the environment provides:
+
+* **embedded** (no `DATABASE_URL` / `REDIS_URL`): SQLite file in the project, in-process channel
+  layer, background tasks and the periodic sweep in a thread of the server process. This is what
+  `make run` starts.
+* **service**: PostgreSQL, Redis (channel layer, cache, Celery broker), separate Celery worker and
+  beat processes. This is what `docker-compose.yml` and the test suite use.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# A `.env` file beside manage.py is read if present; real environment variables win.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise environ.ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+EMBEDDED_DATABASE = "DATABASE_URL" not in env
+EMBEDDED_BROKER = "REDIS_URL" not in env
+REDIS_URL = env.str("REDIS_URL", default="")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "corsheaders",
+    "oauth2_provider",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "asi_api",
+    "users",
+    "devices",
+    "activities",
+    "timeframes",
+    "analytics",
+    "streaming",
+    "webhooks",
+]
+
+MIDDLEWARE = [
+    "asi_api.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "asi_api.middleware.JsonApiErrorsMiddleware",
+]
+
+ROOT_URLCONF = "asi_api.urls"
+# SPEC §1: a path without its trailing slash is a 404, never a redirect.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = None
+ASGI_APPLICATION = "asi_api.asgi.application"
+
+# --- database -------------------------------------------------------------------------------
+if EMBEDDED_DATABASE:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env.str("SQLITE_PATH", default=str(BASE_DIR / "db.sqlite3")),
+            # IMMEDIATE takes the write lock at BEGIN, so the service-level checks that stand in
+            # for PostgreSQL's constraints (one ongoing ownership, no overlap) cannot interleave.
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        }
+    }
+else:
+    DATABASES = {"default": env.db("DATABASE_URL")}
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "users.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# --- cache, channel layer, tasks ------------------------------------------------------------
+if EMBEDDED_BROKER:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "asi",
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                # Per-channel queue bound: channels-redis drops the *newest* message when a
+                # channel is full, so the consumers drain quickly into their own bounded queue.
+                "capacity": env.int("CHANNEL_CAPACITY", default=1000),
+                "expiry": 60,
+                # Consumers re-join their groups well before this (see streaming/).
+                "group_expiry": env.int("CHANNEL_GROUP_EXPIRY", default=86400),
+                "prefix": "asi",
+            },
+        }
+    }
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TIMEZONE = "UTC"
+# The periodic jobs (asi_api.scheduling) are run by beat in service mode and by the embedded
+# runner thread otherwise; the schedule is built from the same registry in asi_api/celery.py.
+SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=5.0)
+
+# --- REST framework -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "oauth2_provider.contrib.rest_framework.OAuth2Authentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "asi_api.permissions.TokenHasRequiredScopes",
+        "rest_framework.permissions.IsAuthenticated",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "asi_api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 150,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "asi_api.filters.SearchFilter",
+        "asi_api.filters.OrderingFilter",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "asi_api.throttles.AnonRateThrottle",
+        "asi_api.throttles.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("THROTTLE_ANON", default="60/min"),
+        "user": env.str("THROTTLE_USER", default="3000/min"),
+        "ingest": env.str("THROTTLE_INGEST", default="30000/min"),
+    },
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "asi_api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DATETIME_FORMAT": "iso-8601",
+    "DATETIME_INPUT_FORMATS": ["iso-8601"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ASI API",
+    "DESCRIPTION": "Athlete-wearable data: devices, activities, timeframes, analytics, streams.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# SPEC §1 body limits, checked from Content-Length before anything reads the body.
+BODY_LIMIT_BYTES = env.int("BODY_LIMIT_BYTES", default=2 * 1024 * 1024)
+INGEST_BODY_LIMIT_BYTES = env.int("INGEST_BODY_LIMIT_BYTES", default=5 * 1024 * 1024)
+INGEST_PATH = "/api/v1/preprocessed-data/"
+DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_BODY_LIMIT_BYTES
+
+# --- OAuth2 (django-oauth-toolkit) ----------------------------------------------------------
+# DOT's own models are used as they are (not swapped): one grant type per Application is what
+# SPEC §2 asks, and the per-application rules (scopes, PKCE, password only for confidential
+# clients) live in users/oauth.py, where they apply to every way an application is created.
+OAUTH2_PROVIDER = {
+    "SCOPES": {"all": "Every AMS endpoint", "ingest": "Device data ingestion (gateways)"},
+    "DEFAULT_SCOPES": ["all"],
+    "SCOPES_BACKEND_CLASS": "users.oauth.ApplicationScopes",
+    "OAUTH2_VALIDATOR_CLASS": "users.oauth.Validator",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 36000,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "ALLOWED_REDIRECT_URI_SCHEMES": env.list("OAUTH_REDIRECT_SCHEMES", default=["http", "https"]),
+    "CLEAR_EXPIRED_TOKENS_BATCH_SIZE": 10000,
+    # RFC 9700 gates: no implicit grant, S256 only. The password grant stays (SPEC §2 keeps it
+    # for legacy confidential clients), so its deprecation warning is expected in the log.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+}
+
+# CORS for the REST API: an origin is allowed when an OAuth application lists it in its
+# allowed origins (users.oauth.cors_origin_allowed, connected in users.apps).
+CORS_URLS_REGEX = r"^/(api|oauth2)/.*$"
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "accept"]
+
+# --- web hooks, e-mail ----------------------------------------------------------------------
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
+if "EMAIL_URL" in env:
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ASI API <no-reply@localhost>")
+
+# --- i18n, static ---------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Embedded mode serves static files straight from the apps (no collectstatic step needed).
+WHITENOISE_USE_FINDERS = EMBEDDED_DATABASE or DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+SESSION_COOKIE_AGE = int(timedelta(days=14).total_seconds())

@@ -1,0 +1,112 @@
+"""Demo cast of `make run`: who logs in with what, and one OAuth application per grant type."""
+
+from oauth2_provider.models import get_application_model
+
+from users.models import AthleteProfile, ManagerProfile, Role, User
+
+DEMO_PASSWORD = "demo-pass-2026"
+ADMIN = ("admin", "admin-pass-2026")
+MANAGERS = [("alice", "Alice", "Martin"), ("bob", "Bob", "Dubois"), ("mallory", "Mallory", "Roux")]
+ATHLETES = [
+    ("carol", "Carol", "Bernard", "F", "1998-04-12"),
+    ("dave", "Dave", "Petit", "M", "1996-09-03"),
+    ("erin", "Erin", "Moreau", "F", "2001-01-27"),
+]
+REDIRECT_URI = "http://127.0.0.1:8001/callback"
+
+APPLICATIONS = [
+    # (name, client_id, client_secret, grant type, client type)
+    (
+        "Demo AMS (authorization code)",
+        "demo-ams-code",
+        "demo-code-secret",
+        "authorization-code",
+        "confidential",
+    ),
+    ("Demo SPA (authorization code + PKCE)", "demo-ams-spa", "", "authorization-code", "public"),
+    (
+        "Demo AMS (password)",
+        "demo-ams-password",
+        "demo-password-secret",
+        "password",
+        "confidential",
+    ),
+    (
+        "Demo gateway (client credentials)",
+        "demo-gateway",
+        "demo-gateway-secret",
+        "client-credentials",
+        "confidential",
+    ),
+]
+
+
+def _user(username: str, role: str, password: str, email: str) -> User:
+    user, _ = User.objects.get_or_create(username=username, defaults={"role": role, "email": email})
+    user.role = role
+    user.email = email
+    user.set_password(password)
+    user.save()
+    return user
+
+
+def load() -> list[str]:
+    admin = _user(ADMIN[0], Role.ADMIN, ADMIN[1], "admin@example.org")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    for username, first, last in MANAGERS:
+        user = _user(username, Role.MANAGER, DEMO_PASSWORD, f"{username}@example.org")
+        ManagerProfile.objects.update_or_create(
+            user=user, defaults={"first_name": first, "last_name": last}
+        )
+    for username, first, last, gender, birth in ATHLETES:
+        user = _user(username, Role.ATHLETE, DEMO_PASSWORD, f"{username}@example.org")
+        AthleteProfile.objects.update_or_create(
+            user=user,
+            defaults={
+                "first_name": first,
+                "last_name": last,
+                "gender": gender,
+                "birth_date": birth,
+            },
+        )
+
+    Application = get_application_model()
+    for name, client_id, secret, grant, client_type in APPLICATIONS:
+        app = Application.objects.filter(client_id=client_id).first() or Application(
+            client_id=client_id
+        )
+        app.name = name
+        app.user = admin
+        app.authorization_grant_type = grant
+        app.client_type = client_type
+        app.client_secret = secret  # hashed on save
+        app.redirect_uris = REDIRECT_URI if grant == "authorization-code" else ""
+        app.allowed_origins = "http://127.0.0.1:8001" if client_type == "public" else ""
+        app.algorithm = ""
+        app.save()
+
+    lines = [
+        "",
+        "  Server:     http://127.0.0.1:8000/",
+        "  API:        http://127.0.0.1:8000/api/v1/   (docs: /api/docs/, schema: /api/schema/)",
+        "  Admin:      http://127.0.0.1:8000/admin/",
+        "  Health:     http://127.0.0.1:8000/healthz/",
+        "",
+        f"  Admin login:     {ADMIN[0]} / {ADMIN[1]}",
+        f"  Managers:        {', '.join(m[0] for m in MANAGERS)}  (password {DEMO_PASSWORD})",
+        f"  Athletes:        {', '.join(a[0] for a in ATHLETES)}  (password {DEMO_PASSWORD})",
+        "",
+        "  OAuth applications (client id / secret, grant type):",
+    ]
+    for _, client_id, secret, grant, client_type in APPLICATIONS:
+        lines.append(
+            f"    {client_id:18} / {secret or '(public, PKCE)':22} {grant} ({client_type})"
+        )
+    lines += [
+        f"    redirect URI of the authorization-code apps: {REDIRECT_URI}",
+        "",
+        "  Try: curl -u demo-ams-password:demo-password-secret -d grant_type=password \\",
+        f"         -d username=alice -d password={DEMO_PASSWORD} http://127.0.0.1:8000/oauth2/token/",
+    ]
+    return lines

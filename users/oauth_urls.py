@@ -1,0 +1,22 @@
+"""SPEC §2 URLs. Only the flows the API offers are exposed (no device flow, no OIDC)."""
+
+from django.urls import path
+from oauth2_provider import views
+
+app_name = "oauth2_provider"
+
+urlpatterns = [
+    path("authorize/", views.AuthorizationView.as_view(), name="authorize"),
+    path("token/", views.TokenView.as_view(), name="token"),
+    # DOT names it revoke_token/; the API's documented URL is revoke-token/.
+    path("revoke-token/", views.RevokeTokenView.as_view(), name="revoke-token"),
+    path("introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
+    path(
+        "authorized-tokens/", views.AuthorizedTokensListView.as_view(), name="authorized-token-list"
+    ),
+    path(
+        "authorized-tokens/<int:pk>/delete/",
+        views.AuthorizedTokenDeleteView.as_view(),
+        name="authorized-token-delete",
+    ),
+]
