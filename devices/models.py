@@ -9,6 +9,10 @@ from django.db.models import F, Q
 # rather than NULL keeps every window comparison half-open and uniform: [start_time, end_time).
 OPEN_END = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
+# Name of the PostgreSQL exclusion constraint of migration 0002 (no two periods of one device
+# overlap); `devices.services` maps its violation to 409.
+NO_OVERLAP_CONSTRAINT = "ownership_periods_no_overlap"
+
 device_name_validator = RegexValidator(
     r"^[0-9a-f]{12}$", "A device name is 12 lowercase hexadecimal characters."
 )

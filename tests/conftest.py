@@ -114,9 +114,7 @@ def token_for(make_application) -> Callable[..., str]:
     apps: dict[str, object] = {}
 
     def make(user: User | None, scope: str = "all", expires_in: int = 36000) -> str:
-        grant = (
-            Application.GRANT_CLIENT_CREDENTIALS if user is None else Application.GRANT_PASSWORD
-        )
+        grant = Application.GRANT_CLIENT_CREDENTIALS if user is None else Application.GRANT_PASSWORD
         if grant not in apps:
             apps[grant] = make_application(grant_type=grant)[0]
         token = AccessToken.objects.create(

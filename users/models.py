@@ -104,20 +104,48 @@ class Grant(models.Model):
     that SHARE grant's window, and goes with it when the SHARE grant ends or is deleted.
     """
 
-    athlete = models.ForeignKey(User, on_delete=models.CASCADE, related_name="grants_given")
-    manager = models.ForeignKey(User, on_delete=models.CASCADE, related_name="grants_received")
-    permission = models.CharField(max_length=5, choices=GrantKind.choices)
-    start_time = models.DateTimeField()
-    expiration_time = models.DateTimeField()
+    athlete = models.ForeignKey(
+        User,
+        on_delete=models.CASCADE,
+        related_name="grants_given",
+        help_text="The athlete whose data this grant opens.",
+    )
+    manager = models.ForeignKey(
+        User,
+        on_delete=models.CASCADE,
+        related_name="grants_received",
+        help_text="The manager who receives the permission.",
+    )
+    permission = models.CharField(
+        max_length=5,
+        choices=GrantKind.choices,
+        help_text="READ: read timeframes and computed data. WRITE: create and update "
+        "timeframes. SHARE: grant READ to other managers (does not imply READ).",
+    )
+    start_time = models.DateTimeField(help_text="First instant covered (inclusive).")
+    expiration_time = models.DateTimeField(
+        help_text="First instant no longer covered (exclusive): the window is [start, expiration)."
+    )
     granted_by = models.ForeignKey(
-        User, null=True, on_delete=models.SET_NULL, related_name="grants_made"
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="grants_made",
+        help_text="Who created the grant: the athlete, an admin, or the manager holding SHARE.",
     )
     derived_from = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="derived_grants"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="derived_grants",
+        help_text="The SHARE grant this READ grant was made under; it never outlives it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "permission grant"
         constraints = [
             models.CheckConstraint(
                 condition=Q(expiration_time__gt=F("start_time")),

@@ -3,20 +3,24 @@
 from django.urls import path
 from oauth2_provider import views
 
+from users import oauth
+
 app_name = "oauth2_provider"
 
 urlpatterns = [
-    path("authorize/", views.AuthorizationView.as_view(), name="authorize"),
+    path("authorize/", oauth.AuthorizationView.as_view(), name="authorize"),
     path("token/", views.TokenView.as_view(), name="token"),
     # DOT names it revoke_token/; the API's documented URL is revoke-token/.
     path("revoke-token/", views.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
     path(
-        "authorized-tokens/", views.AuthorizedTokensListView.as_view(), name="authorized-token-list"
+        "authorized-tokens/",
+        oauth.AuthorizedApplicationsView.as_view(),
+        name="authorized-token-list",
     ),
     path(
         "authorized-tokens/<int:pk>/delete/",
-        views.AuthorizedTokenDeleteView.as_view(),
+        oauth.AuthorizedApplicationRevokeView.as_view(),
         name="authorized-token-delete",
     ),
 ]

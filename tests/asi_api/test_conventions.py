@@ -34,7 +34,10 @@ def test_it_answers_json_405(api, alice):
 
 def test_it_answers_413_from_content_length_before_reading(client):
     response = client.generic(
-        "POST", "/api/v1/account/", b"x", content_type="application/json",
+        "POST",
+        "/api/v1/account/",
+        b"x",
+        content_type="application/json",
         CONTENT_LENGTH=str(2 * 1024 * 1024 + 1),
     )
     assert response.status_code == 413
@@ -51,3 +54,31 @@ def test_healthz_reports_database_and_channel_layer(client):
     response = client.get("/healthz/")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "channel_layer": "ok"}
+
+
+def test_it_answers_a_json_500_without_a_traceback(client, monkeypatch, alice, settings):
+    from users.views import AccountView
+
+    def explode(self):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(AccountView, "get_object", explode)
+    client.raise_request_exception = False
+    for debug in (False, True):
+        settings.DEBUG = debug
+        client.force_login(alice)
+        response = client.get("/api/v1/account/")
+        assert response.status_code == 500
+        assert response.json() == {"detail": "Internal server error."}
+        assert b"secret internals" not in response.content
+
+
+def test_it_serves_the_openapi_document_and_its_docs_without_a_cdn(client):
+    schema = client.get("/api/schema/?format=json")
+    assert schema.status_code == 200
+    assert "/api/v1/account/" in schema.json()["paths"]
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    html = docs.content.decode()
+    assert "/static/drf_spectacular_sidecar/" in html
+    assert "cdn" not in html.lower()

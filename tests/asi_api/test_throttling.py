@@ -1,0 +1,30 @@
+import pytest
+from rest_framework.settings import api_settings
+
+from asi_api.throttles import UserRateThrottle
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_per_minute(monkeypatch):
+    # DRF copies the rates onto the class when it is defined; patch them there.
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "user": "2/min"}
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", rates)
+
+
+def test_it_throttles_a_user_with_retry_after(api, alice, two_per_minute):
+    client = api(alice)
+    assert client.get("/api/v1/account/").status_code == 200
+    assert client.get("/api/v1/account/").status_code == 200
+    response = client.get("/api/v1/account/")
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert "throttled" in response.json()["detail"].lower()
+
+
+def test_it_counts_each_user_separately(api, alice, bob, two_per_minute):
+    for _ in range(2):
+        api(alice).get("/api/v1/account/")
+    assert api(alice).get("/api/v1/account/").status_code == 429
+    assert api(bob).get("/api/v1/account/").status_code == 200

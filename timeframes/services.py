@@ -1,0 +1,297 @@
+"""Writes of timeframes (SPEC §5). Each one records its domain event in the same transaction.
+
+Rules of a create or update, checked in this order, each failure naming its rule:
+  400 — `end_time > start_time`; the athlete is an athlete; `json_schema` is of type
+        `timeframe`; `params` satisfy it;
+  403 — the acting manager (the owner) owns the activity, holds WRITE on the athlete over the
+        whole span (or manages him), and owns the device over the whole span (an ongoing
+        ownership covers the future);
+  409 — no other timeframe of the device overlaps the span (also a PostgreSQL constraint).
+A manager acts for himself; an admin acts for the owner he names (or the current owner), and the
+rules are checked against that owner, so a timeframe never outlives its owner's rights.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from jsonschema import Draft202012Validator
+
+from activities.default_schemas import TIMEFRAME_PARAMS_SCHEMA_NAME
+from activities.models import Activity, JsonSchema, SchemaType
+from asi_api.errors import Conflict, DomainError, RuleViolation
+from asi_api.events import TIMEFRAME_CREATED, TIMEFRAME_DELETED, TIMEFRAME_UPDATED, event_emit
+from devices.models import Device
+from devices.selectors import ownerships_covering
+from timeframes.models import NO_OVERLAP_CONSTRAINT, Timeframe
+from timeframes.selectors import timeframe_writable_by, timeframes_overlapping
+from users.models import User
+from users.selectors import manager_can_write
+
+UNSET: Any = object()
+
+
+def timeframe_default_schema() -> JsonSchema | None:
+    """The latest version of the shipped analytics-parameters schema (the default `json_schema`)."""
+    return (
+        JsonSchema.objects.filter(name=TIMEFRAME_PARAMS_SCHEMA_NAME, type=SchemaType.TIMEFRAME)
+        .order_by("-version")
+        .first()
+    )
+
+
+class _FieldErrors(DomainError):
+    """400 with several messages for one field: `{"params": ["$.max_gap: ...", ...]}`."""
+
+    def __init__(self, field: str, messages: list[str]) -> None:
+        super().__init__("; ".join(messages), field=field)
+        self.messages = messages
+
+    def as_body(self) -> dict:
+        return {self.field: self.messages}
+
+
+def _params_errors(params: Any, json_schema: JsonSchema) -> list[str]:
+    # One message per failure, each with its JSON path, like activity `json` errors.
+    validator = Draft202012Validator(json_schema.schema)
+    errors = sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path))
+    return [f"{error.json_path}: {error.message}" for error in errors]
+
+
+def _resolve_owner(*, actor: User, owner: User | None, current: User | None) -> User:
+    if actor.is_manager:
+        if owner is not None and owner.pk != actor.pk:
+            raise RuleViolation(
+                "A manager may only own his own timeframes: 'owner' must be yourself.",
+            )
+        if current is not None and current.pk != actor.pk:
+            raise RuleViolation("Only the owner of a timeframe (or an admin) may change it.")
+        return actor
+    if actor.is_admin:
+        chosen = owner or current
+        if chosen is None:
+            raise DomainError("An admin must name the owner (a manager).", field="owner")
+        if not chosen.is_manager:
+            raise DomainError("The owner must be a manager.", field="owner")
+        return chosen
+    raise RuleViolation("Only managers (and admins) may create or change timeframes.")
+
+
+def _check_rules(
+    *,
+    owner: User,
+    start_time: datetime,
+    end_time: datetime,
+    device: Device,
+    activity: Activity,
+    athlete: User,
+    json_schema: JsonSchema,
+    params: Any,
+    exclude_id: int | None = None,
+) -> None:
+    if end_time <= start_time:
+        raise DomainError("end_time must be after start_time.", field="end_time")
+    if not athlete.is_athlete:
+        raise DomainError("The athlete must be a user with the athlete role.", field="athlete")
+    if json_schema.type != SchemaType.TIMEFRAME:
+        raise DomainError(
+            f"JSON schema {json_schema.pk} is of type '{json_schema.type}'; "
+            "a timeframe needs a schema of type 'timeframe'.",
+            field="json_schema",
+        )
+    if not isinstance(params, dict):
+        raise DomainError("params must be a JSON object.", field="params")
+    errors = _params_errors(params, json_schema)
+    if errors:
+        raise _FieldErrors("params", errors)
+
+    if activity.owner_id != owner.pk:
+        raise RuleViolation(f"The owner of a timeframe must own its activity ({activity.pk}).")
+    if not manager_can_write(
+        manager=owner, athlete_id=athlete.pk, start=start_time, end=end_time
+    ):
+        raise RuleViolation(
+            f"No WRITE permission on athlete {athlete.pk} covering the whole timeframe "
+            f"[{start_time.isoformat()}, {end_time.isoformat()})."
+        )
+    # Locking the covering ownership row serialises this check with a concurrent release,
+    # which updates that row: whichever commits first, the other sees its result.
+    covering = ownerships_covering(
+        manager=owner, device_id=device.pk, start=start_time, end=end_time
+    ).select_for_update()
+    if not list(covering[:1]):
+        raise RuleViolation(
+            f"Device {device.pk} is not owned by the owner over the whole timeframe "
+            f"[{start_time.isoformat()}, {end_time.isoformat()})."
+        )
+    clash = timeframes_overlapping(
+        device_id=device.pk, start=start_time, end=end_time, exclude_id=exclude_id
+    ).first()
+    if clash is not None:
+        raise _overlap(device.pk, clash.pk)
+
+
+def _overlap(device_id: int, other_id: int | None) -> Conflict:
+    which = f"timeframe {other_id}" if other_id else "another timeframe"
+    return Conflict(f"Device {device_id} is already in {which} overlapping this span.")
+
+
+def _save(timeframe: Timeframe) -> None:
+    # The service checked overlap first; the exclusion constraint (PostgreSQL) still catches a
+    # racing writer that passed the same check. The savepoint keeps the outer transaction usable.
+    try:
+        with transaction.atomic():
+            timeframe.save()
+    except IntegrityError as exc:
+        if NO_OVERLAP_CONSTRAINT in str(exc):
+            raise _overlap(timeframe.device_id, None) from exc
+        raise
+
+
+@transaction.atomic
+def timeframe_create(
+    *,
+    actor: User,
+    start_time: datetime,
+    end_time: datetime,
+    device: Device,
+    activity: Activity,
+    athlete: User,
+    params: dict | None = None,
+    json_schema: JsonSchema | None = None,
+    owner: User | None = None,
+) -> Timeframe:
+    """Create a timeframe after checking every rule of SPEC §5 (see the module docstring).
+
+    `params` defaults to `{}`; `json_schema` to the latest shipped analytics-parameters schema;
+    `owner` to the actor (admins must name a manager). Emits `timeframe-created`.
+    """
+    owner = _resolve_owner(actor=actor, owner=owner, current=None)
+    params = {} if params is None else params
+    if json_schema is None:
+        json_schema = timeframe_default_schema()
+        if json_schema is None:
+            raise DomainError(
+                "No default timeframe schema is installed; name a json_schema.",
+                field="json_schema",
+            )
+    _check_rules(
+        owner=owner,
+        start_time=start_time,
+        end_time=end_time,
+        device=device,
+        activity=activity,
+        athlete=athlete,
+        json_schema=json_schema,
+        params=params,
+    )
+    timeframe = Timeframe(
+        start_time=start_time,
+        end_time=end_time,
+        device=device,
+        activity=activity,
+        athlete=athlete,
+        owner=owner,
+        json_schema=json_schema,
+        params=params,
+    )
+    _save(timeframe)
+    event_emit(TIMEFRAME_CREATED, activity_id=activity.pk, timeframe_id=timeframe.pk)
+    return timeframe
+
+
+@transaction.atomic
+def timeframe_update(
+    *,
+    actor: User,
+    timeframe: Timeframe,
+    start_time: datetime = UNSET,
+    end_time: datetime = UNSET,
+    device: Device = UNSET,
+    activity: Activity = UNSET,
+    athlete: User = UNSET,
+    params: dict = UNSET,
+    json_schema: JsonSchema = UNSET,
+    owner: User = UNSET,
+) -> Timeframe:
+    """Change a timeframe; omitted fields keep their value. Every rule is checked again on the
+    result (WRITE and ownership over the whole new span, params against the new schema).
+
+    Only the owner or an admin may change it (403). Emits `timeframe-updated` (also for the
+    previous activity when the timeframe moves to another one).
+    """
+    timeframe = Timeframe.objects.select_for_update().get(pk=timeframe.pk)
+    if not timeframe_writable_by(user=actor, timeframe=timeframe):
+        raise RuleViolation("Only the owner of a timeframe (or an admin) may change it.")
+    new_owner = _resolve_owner(
+        actor=actor, owner=None if owner is UNSET else owner, current=timeframe.owner
+    )
+    changes = {
+        "start_time": start_time,
+        "end_time": end_time,
+        "device": device,
+        "activity": activity,
+        "athlete": athlete,
+        "params": params,
+        "json_schema": json_schema,
+    }
+    previous_activity_id = timeframe.activity_id
+    for name, value in changes.items():
+        if value is not UNSET:
+            setattr(timeframe, name, value)
+    timeframe.owner = new_owner
+    _check_rules(
+        owner=new_owner,
+        start_time=timeframe.start_time,
+        end_time=timeframe.end_time,
+        device=timeframe.device,
+        activity=timeframe.activity,
+        athlete=timeframe.athlete,
+        json_schema=timeframe.json_schema,
+        params=timeframe.params,
+        exclude_id=timeframe.pk,
+    )
+    _save(timeframe)
+    event_emit(TIMEFRAME_UPDATED, activity_id=timeframe.activity_id, timeframe_id=timeframe.pk)
+    if previous_activity_id != timeframe.activity_id:
+        event_emit(
+            TIMEFRAME_UPDATED, activity_id=previous_activity_id, timeframe_id=timeframe.pk
+        )
+    return timeframe
+
+
+@transaction.atomic
+def timeframe_delete(*, actor: User, timeframe: Timeframe) -> None:
+    """Delete a timeframe (owner or admin, else 403). Emits `timeframe-deleted` first, so the
+    event is recorded while the row still exists, in the same transaction."""
+    if not timeframe_writable_by(user=actor, timeframe=timeframe):
+        raise RuleViolation("Only the owner of a timeframe (or an admin) may delete it.")
+    event_emit(TIMEFRAME_DELETED, activity_id=timeframe.activity_id, timeframe_id=timeframe.pk)
+    timeframe.delete()
+
+
+@transaction.atomic
+def timeframes_cut_at_release(*, manager: User, device_id: int, at: datetime) -> None:
+    """The manager releases the device at `at` (SPEC §4): his timeframes on it that are running
+    (start < at < end) now end at `at`; those starting at or after `at` are deleted.
+
+    Called by `devices.services.ownership_release` inside its transaction; each change emits its
+    event (`timeframe-updated` / `timeframe-deleted`) in that same transaction.
+    """
+    affected = (
+        Timeframe.objects.select_for_update()
+        .filter(owner=manager, device_id=device_id, end_time__gt=at)
+        .order_by("start_time", "pk")
+    )
+    for timeframe in affected:
+        if timeframe.start_time >= at:
+            event_emit(
+                TIMEFRAME_DELETED, activity_id=timeframe.activity_id, timeframe_id=timeframe.pk
+            )
+            timeframe.delete()
+        else:
+            timeframe.end_time = at
+            timeframe.save(update_fields=["end_time", "updated_at"])
+            event_emit(
+                TIMEFRAME_UPDATED, activity_id=timeframe.activity_id, timeframe_id=timeframe.pk
+            )
