@@ -188,9 +188,7 @@ TIMEFRAME_PARAMS_SCHEMA: dict[str, Any] = {
         "sprint_threshold": _number(
             7.0, "m/s; sprint threshold", minimum=0, maximum=100, exclusive=True
         ),
-        "sprint_min_duration": _number(
-            1.0, "seconds; shortest sprint", minimum=0, maximum=600
-        ),
+        "sprint_min_duration": _number(1.0, "seconds; shortest sprint", minimum=0, maximum=600),
         "acceleration_thresholds": _numbers(
             [2, 3],
             "m/s²; one threshold_k entry per value, for accelerations and decelerations",

@@ -31,7 +31,8 @@ class JsonSchema(models.Model):
             models.UniqueConstraint(fields=["name", "version"], name="json_schema_name_version"),
             # A schema is the first version of a line, or the child of the previous version.
             models.CheckConstraint(
-                condition=Q(parent__isnull=True, version=1) | Q(parent__isnull=False, version__gt=1),
+                condition=Q(parent__isnull=True, version=1)
+                | Q(parent__isnull=False, version__gt=1),
                 name="json_schema_version_matches_parent",
             ),
         ]
@@ -46,9 +47,7 @@ class Activity(models.Model):
 
     name = models.CharField(max_length=255)
     json = models.JSONField(default=dict, blank=True)
-    json_schema = models.ForeignKey(
-        JsonSchema, on_delete=models.PROTECT, related_name="activities"
-    )
+    json_schema = models.ForeignKey(JsonSchema, on_delete=models.PROTECT, related_name="activities")
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="activities"
     )

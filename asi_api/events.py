@@ -20,7 +20,7 @@ enqueue a task.
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import partial, update_wrapper
 from typing import Literal
 
 from django.db import connection, transaction
@@ -103,5 +103,6 @@ def event_emit(name: str, *, activity_id: int, timeframe_id: int | None = None) 
     for handler in list(_handlers[IN_TRANSACTION]):
         handler(event)
     for handler in list(_handlers[ON_COMMIT]):
-        transaction.on_commit(partial(handler, event), robust=True)
+        # update_wrapper: Django names the callback (`__qualname__`) when logging its failure.
+        transaction.on_commit(update_wrapper(partial(handler, event), handler), robust=True)
     return event

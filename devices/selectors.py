@@ -59,20 +59,18 @@ def devices_visible_to(
     Given both the exact `serial_number` and `device_name` of a device nobody owns now, a
     manager sees that device too: holding it is the proof. Athletes and anyone else: none.
     """
+    if not user.is_authenticated:
+        return Device.objects.none()
     if user.is_admin:
         return Device.objects.all()
     if not user.is_manager:
         return Device.objects.none()
     now = timezone.now()
-    owned = DeviceOwnership.objects.filter(
-        device=OuterRef("pk"), manager=user, start_time__lte=now
-    )
+    owned = DeviceOwnership.objects.filter(device=OuterRef("pk"), manager=user, start_time__lte=now)
     visible = Q(Exists(owned))
     if serial_number and device_name:
         owned_now = ownerships_current(now).filter(device=OuterRef("pk"))
-        visible |= Q(serial_number=serial_number, device_name=device_name) & ~Q(
-            Exists(owned_now)
-        )
+        visible |= Q(serial_number=serial_number, device_name=device_name) & ~Q(Exists(owned_now))
     return Device.objects.filter(visible)
 
 
@@ -86,6 +84,8 @@ def devices_owned_now_q(user: User | None = None) -> Q:
 
 def ownerships_visible_to(user: User) -> QuerySet[DeviceOwnership]:
     """Ownerships `user` may see: admins all, managers their own, anyone else none."""
+    if not user.is_authenticated:
+        return DeviceOwnership.objects.none()
     if user.is_admin:
         return DeviceOwnership.objects.all()
     if user.is_manager:

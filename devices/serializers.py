@@ -55,4 +55,3 @@ class DeviceOwnershipSerializer(serializers.ModelSerializer):
         model = DeviceOwnership
         fields = ["id", "device", "manager", "start_time", "end_time", "device_details"]
         read_only_fields = fields
-

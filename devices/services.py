@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from asi_api.errors import Conflict, DomainError, NotFound, RuleViolation
@@ -104,7 +104,7 @@ def device_rows_errors(rows: list[DeviceRow]) -> list[str]:
             problems.append(
                 f"line {lines[value]}: {field}: a device with '{value}' already exists."
             )
-    return sorted(problems, key=lambda p: int(p.split(":")[0].split()[1]))
+    return sorted(problems, key=lambda problem: int(problem.split(":")[0].removeprefix("line ")))
 
 
 def devices_create_bulk(
@@ -166,8 +166,15 @@ def device_activate(*, device: Device, at: datetime) -> None:
 # --- ownership ----------------------------------------------------------------------------------
 
 
-def _is_overlap_violation(exc: IntegrityError) -> bool:
-    return NO_OVERLAP_CONSTRAINT in str(exc) or "exclusion" in str(exc).lower()
+# SQLSTATEs that mean "another ownership of this device got there first": the exclusion
+# constraint's violation, and the deadlock PostgreSQL reports when two inserts each wait on the
+# other's uncommitted row while checking that constraint.
+_LOST_RACE_SQLSTATES = {"23P01", "40P01"}
+
+
+def _lost_race(exc: Exception) -> bool:
+    sqlstate = getattr(exc.__cause__, "pgcode", None)
+    return sqlstate in _LOST_RACE_SQLSTATES or NO_OVERLAP_CONSTRAINT in str(exc)
 
 
 def ownership_take(
@@ -185,9 +192,13 @@ def ownership_take(
         raise DomainError("The serial number does not match this device.", field="serial_number")
     if device_name != device.device_name:
         raise DomainError("The device name does not match this device.", field="device_name")
-    now = timezone.now()
     try:
         with transaction.atomic():
+            # Takes of one device queue on its row, so the check below sees the winner's
+            # committed ownership and answers 409 itself. The exclusion constraint still stands
+            # behind it for writers that do not come through here.
+            Device.objects.select_for_update().only("pk").get(pk=device.pk)
+            now = timezone.now()
             # Any period still running (or scheduled) at `now` would overlap [now, OPEN_END).
             if DeviceOwnership.objects.filter(device=device, end_time__gt=now).exists():
                 raise Conflict("This device is already owned.")
@@ -195,9 +206,8 @@ def ownership_take(
                 device=device, manager=manager, start_time=now, end_time=OPEN_END
             )
             device_activate(device=device, at=now)
-    except IntegrityError as exc:
-        # Lost a race: another manager's ownership was committed between our check and insert.
-        if _is_overlap_violation(exc):
+    except (IntegrityError, OperationalError) as exc:
+        if _lost_race(exc):
             raise Conflict("This device is already owned.") from None
         raise
     logger.info("device %s taken by manager %s", device.pk, manager.pk)
@@ -212,11 +222,10 @@ def ownership_release(*, manager: User, device: Device) -> DeviceOwnership:
     end now and those that have not started are deleted (`timeframes_cut_at_release`).
     """
     with transaction.atomic():
+        # Every change of a device's ownership queues on the device row (see ownership_take).
+        Device.objects.select_for_update().only("pk").get(pk=device.pk)
         now = timezone.now()
-        # Lock the current period: a concurrent release or cut waits for this one.
-        current = (
-            ownerships_current(now).filter(device=device).select_for_update().first()
-        )
+        current = ownerships_current(now).filter(device=device).first()
         if current is None:
             raise Conflict("Nobody owns this device.")
         if current.manager_id != manager.pk:
@@ -274,4 +283,3 @@ def ownership_period_check(
     ).exclude(pk=exclude_pk)
     if clashes.exists():
         raise Conflict("This period overlaps another ownership of the device.")
-

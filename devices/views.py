@@ -1,4 +1,8 @@
+from django import forms
+from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -7,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from asi_api.errors import NotFound
+from asi_api.errors import DomainError, NotFound
 from asi_api.permissions import IsAdmin, IsManager, IsManagerOrAdmin
 from devices import services
 from devices.filters import DeviceFilter, OwnershipFilter
@@ -42,6 +46,7 @@ class DeviceViewSet(
     """Devices and their ownership actions (SPEC §4)."""
 
     required_scopes = ["all"]
+    queryset = Device.objects.none()  # the model, for the schema; rows come from get_queryset
     serializer_class = DeviceSerializer
     filterset_class = DeviceFilter
     search_fields = ["device_name", "serial_number", "custom_name"]
@@ -50,8 +55,14 @@ class DeviceViewSet(
     lookup_value_regex = r"\d+"
 
     def get_permissions(self) -> list:
-        role = {"create": IsAdmin, "list": IsManagerOrAdmin, "retrieve": IsManagerOrAdmin}
-        return [*super().get_permissions(), role.get(self.action, IsManager)()]
+        # Ownership actions are for managers only; reads for managers and admins (athletes 403).
+        role = {
+            "create": IsAdmin,
+            "take_ownership": IsManager,
+            "release_ownership": IsManager,
+            "set_custom_name": IsManager,
+        }.get(self.action, IsManagerOrAdmin)
+        return [*super().get_permissions(), role()]
 
     def get_queryset(self) -> QuerySet[Device]:
         params = self.request.query_params
@@ -114,6 +125,7 @@ class DeviceOwnershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, G
 
     required_scopes = ["all"]
     permission_classes = [*GenericViewSet.permission_classes, IsManagerOrAdmin]
+    queryset = DeviceOwnership.objects.none()  # the model, for the schema
     serializer_class = DeviceOwnershipSerializer
     filterset_class = OwnershipFilter
     search_fields = ["device__device_name", "device__serial_number", "device__custom_name"]
@@ -123,3 +135,41 @@ class DeviceOwnershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, G
 
     def get_queryset(self) -> QuerySet[DeviceOwnership]:
         return ownerships_visible_to(self.request.user).select_related("device")
+
+
+# --- HTML: the device activation page (SPEC §4) -------------------------------------------------
+
+
+class ActivationForm(forms.Form):
+    serial_number = forms.CharField(max_length=64, strip=True)
+    device_name = forms.CharField(max_length=12, strip=True)
+
+
+@login_required
+def device_activation(request: HttpRequest) -> HttpResponse:
+    """Form with serial number and device name → take ownership → status page.
+
+    The device is looked up by serial number; a wrong device name then fails the same proof
+    check as the API's take-ownership, so both paths answer alike.
+    """
+    if not request.user.is_manager:
+        context = {"form": None, "role_error": "Only managers can activate devices."}
+        return render(request, "devices/activation.html", context, status=403)
+    form = ActivationForm(request.POST if request.method == "POST" else None)
+    if request.method != "POST" or not form.is_valid():
+        status_code = 400 if request.method == "POST" else 200
+        return render(request, "devices/activation.html", {"form": form}, status=status_code)
+
+    serial_number = form.cleaned_data["serial_number"]
+    device = Device.objects.filter(serial_number=serial_number).first()
+    context: dict = {"serial_number": serial_number, "device": device}
+    try:
+        if device is None:
+            raise NotFound("No device has this serial number.", field="serial_number")
+        context["ownership"] = services.ownership_take(
+            manager=request.user, device=device, **form.cleaned_data
+        )
+    except DomainError as error:
+        context["error"] = error
+        return render(request, "devices/activation_status.html", context, status=error.status_code)
+    return render(request, "devices/activation_status.html", context)

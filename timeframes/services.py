@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from jsonschema import Draft202012Validator
 
 from activities.default_schemas import TIMEFRAME_PARAMS_SCHEMA_NAME
 from activities.models import Activity, JsonSchema, SchemaType
+from activities.validation import document_errors
 from asi_api.errors import Conflict, DomainError, RuleViolation
 from asi_api.events import TIMEFRAME_CREATED, TIMEFRAME_DELETED, TIMEFRAME_UPDATED, event_emit
 from devices.models import Device
@@ -51,11 +51,13 @@ class _FieldErrors(DomainError):
         return {self.field: self.messages}
 
 
-def _params_errors(params: Any, json_schema: JsonSchema) -> list[str]:
-    # One message per failure, each with its JSON path, like activity `json` errors.
-    validator = Draft202012Validator(json_schema.schema)
-    errors = sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path))
-    return [f"{error.json_path}: {error.message}" for error in errors]
+def _default_schema_or_400() -> JsonSchema:
+    json_schema = timeframe_default_schema()
+    if json_schema is None:
+        raise DomainError(
+            "No default timeframe schema is installed; name a json_schema.", field="json_schema"
+        )
+    return json_schema
 
 
 def _resolve_owner(*, actor: User, owner: User | None, current: User | None) -> User:
@@ -101,15 +103,13 @@ def _check_rules(
         )
     if not isinstance(params, dict):
         raise DomainError("params must be a JSON object.", field="params")
-    errors = _params_errors(params, json_schema)
+    errors = document_errors(json_schema.schema, params)
     if errors:
         raise _FieldErrors("params", errors)
 
     if activity.owner_id != owner.pk:
         raise RuleViolation(f"The owner of a timeframe must own its activity ({activity.pk}).")
-    if not manager_can_write(
-        manager=owner, athlete_id=athlete.pk, start=start_time, end=end_time
-    ):
+    if not manager_can_write(manager=owner, athlete_id=athlete.pk, start=start_time, end=end_time):
         raise RuleViolation(
             f"No WRITE permission on athlete {athlete.pk} covering the whole timeframe "
             f"[{start_time.isoformat()}, {end_time.isoformat()})."
@@ -149,6 +149,39 @@ def _save(timeframe: Timeframe) -> None:
 
 
 @transaction.atomic
+def timeframe_check(
+    *,
+    actor: User,
+    timeframe: Timeframe | None,
+    start_time: datetime,
+    end_time: datetime,
+    device: Device,
+    activity: Activity,
+    athlete: User,
+    params: dict | None,
+    json_schema: JsonSchema | None,
+    owner: User | None,
+) -> None:
+    """Dry run of `timeframe_create` (`timeframe` None) or of a full `timeframe_update`: raise
+    the `DomainError` the write would raise, change nothing. For forms (the Django admin)."""
+    if timeframe is not None and not timeframe_writable_by(user=actor, timeframe=timeframe):
+        raise RuleViolation("Only the owner of a timeframe (or an admin) may change it.")
+    _check_rules(
+        owner=_resolve_owner(
+            actor=actor, owner=owner, current=timeframe.owner if timeframe else None
+        ),
+        start_time=start_time,
+        end_time=end_time,
+        device=device,
+        activity=activity,
+        athlete=athlete,
+        json_schema=json_schema or _default_schema_or_400(),
+        params={} if params is None else params,
+        exclude_id=timeframe.pk if timeframe else None,
+    )
+
+
+@transaction.atomic
 def timeframe_create(
     *,
     actor: User,
@@ -168,13 +201,7 @@ def timeframe_create(
     """
     owner = _resolve_owner(actor=actor, owner=owner, current=None)
     params = {} if params is None else params
-    if json_schema is None:
-        json_schema = timeframe_default_schema()
-        if json_schema is None:
-            raise DomainError(
-                "No default timeframe schema is installed; name a json_schema.",
-                field="json_schema",
-            )
+    json_schema = json_schema or _default_schema_or_400()
     _check_rules(
         owner=owner,
         start_time=start_time,
@@ -254,9 +281,7 @@ def timeframe_update(
     _save(timeframe)
     event_emit(TIMEFRAME_UPDATED, activity_id=timeframe.activity_id, timeframe_id=timeframe.pk)
     if previous_activity_id != timeframe.activity_id:
-        event_emit(
-            TIMEFRAME_UPDATED, activity_id=previous_activity_id, timeframe_id=timeframe.pk
-        )
+        event_emit(TIMEFRAME_UPDATED, activity_id=previous_activity_id, timeframe_id=timeframe.pk)
     return timeframe
 
 

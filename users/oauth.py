@@ -11,6 +11,7 @@ from datetime import datetime
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from oauth2_provider import views as dot_views
+from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import (
     AbstractApplication,
     get_access_token_model,
@@ -21,6 +22,7 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import SettingsScopes, get_scopes_backend
+from oauthlib.oauth2.rfc6749.errors import UnsupportedCodeChallengeMethodError
 
 from users.models import User
 
@@ -79,9 +81,6 @@ class Validator(OAuth2Validator):
         if not super().authenticate_client_id(client_id, request, *args, **kwargs):
             return False
         return _grant_allowed_for_client(request)
-
-    def validate_code_challenge_method(self, client_id, challenge_method, request) -> bool:
-        return challenge_method == "S256"
 
 
 def cors_origin_allowed(sender, request, **kwargs) -> bool:
@@ -158,7 +157,23 @@ def authorizations_revoke(*, user: User, application: AbstractApplication) -> in
 
 
 class AuthorizationView(dot_views.AuthorizationView):
-    """DOT's consent page, with each scope's name beside its description."""
+    """DOT's consent page, with each scope's name beside its description, refusing PKCE `plain`.
+
+    oauthlib accepts `plain` (the default when a challenge comes without a method) and DOT only
+    refuses it when storing the code, after the user has consented; refusing it here, once the
+    client and its redirect URI are known good, sends the client its error before any consent.
+    """
+
+    def validate_authorization_request(self, request):
+        scopes, credentials = super().validate_authorization_request(request)
+        method = credentials.get("code_challenge_method")
+        if method is not None and method != "S256":
+            error = UnsupportedCodeChallengeMethodError(
+                description='Unsupported code_challenge_method; only "S256" is accepted.',
+                state=credentials.get("state"),
+            )
+            raise OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"])
+        return scopes, credentials
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

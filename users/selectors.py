@@ -82,9 +82,7 @@ def manager_can_read_at(*, manager: User, athlete_id: int, at: datetime) -> bool
     )
 
 
-def _covering_q(
-    manager: User, permission: str, *, athlete: str, start: str, end: str
-) -> Q:
+def _covering_q(manager: User, permission: str, *, athlete: str, start: str, end: str) -> Q:
     covering = Grant.objects.filter(
         manager=manager,
         athlete=OuterRef(athlete),
@@ -149,9 +147,7 @@ def athletes_grantable_by(user: User) -> QuerySet[User]:
     visible = athletes_visible_to(user)
     if not user.is_authenticated or user.is_admin or user.is_athlete:
         return visible
-    related = Grant.objects.filter(
-        Q(manager=user) | Q(granted_by=user), athlete=OuterRef("pk")
-    )
+    related = Grant.objects.filter(Q(manager=user) | Q(granted_by=user), athlete=OuterRef("pk"))
     return User.objects.filter(role=Role.ATHLETE, is_superuser=False).filter(
         Q(pk__in=visible.values("pk")) | Q(Exists(related))
     )
@@ -201,9 +197,7 @@ def grants_visible_to(user: User) -> QuerySet[Grant]:
     if user.is_athlete:
         return grants.filter(athlete=user)
     if user.is_manager:
-        return grants.filter(
-            Q(manager=user) | Q(granted_by=user) | Q(derived_from__manager=user)
-        )
+        return grants.filter(Q(manager=user) | Q(granted_by=user) | Q(derived_from__manager=user))
     return grants.none()
 
 
@@ -219,3 +213,21 @@ def share_grant_covering(
         .order_by("-expiration_time", "pk")
         .first()
     )
+
+
+def user_editable_by(*, actor: User, user: User) -> bool:
+    """`actor` may change `user`'s account and profile: himself, an admin, or the manager who
+    manages that (managed) athlete (SPEC §3)."""
+    if actor.is_admin or actor.pk == user.pk:
+        return True
+    return actor.is_manager and manager_manages(manager=actor, athlete_id=user.pk)
+
+
+def grant_revocable_by(*, actor: User, grant: Grant) -> bool:
+    """`actor` may change or delete `grant`: the athlete who gave it, an admin, or — for a READ
+    derived from a SHARE grant — the manager holding that SHARE grant (the sharer)."""
+    if actor.is_admin or actor.pk == grant.athlete_id:
+        return True
+    if grant.derived_from_id is None:
+        return False
+    return Grant.objects.filter(pk=grant.derived_from_id, manager_id=actor.pk).exists()

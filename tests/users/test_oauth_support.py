@@ -1,6 +1,9 @@
 """A small browser and OAuth client for the OAuth tests, over real HTTP against `live_server`.
 
-No tests here: only helpers the `test_oauth_*` modules share (plain functions, not fixtures).
+No tests here: only helpers the `test_oauth_*` modules share (plain functions, not fixtures,
+so that each module declares the few fixtures it uses). Browser sessions must be closed after
+the test (the modules' `browser` fixture does it): a kept-alive socket keeps a live-server
+thread, and its database connection, alive until the test database is dropped.
 """
 
 import base64
@@ -15,6 +18,9 @@ import requests
 from tests.conftest import PASSWORD
 
 REDIRECT_URI = "http://127.0.0.1:8001/callback"
+# Hashing a password or a client secret costs ~0.3 s with the production hasher; the tests hash
+# dozens. What is tested is the OAuth protocol, not the hasher.
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @dataclass
@@ -151,3 +157,40 @@ def assert_oauth_error(response: requests.Response, status: int, error: str) -> 
     assert response.status_code == status, response.text
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.json()["error"] == error
+
+
+@dataclass
+class OAuthApps:
+    """One application per grant type, as an admin registers them (plain secrets kept)."""
+
+    code: object
+    code_secret: str
+    spa: object
+    password: object
+    password_secret: str
+    public_password: object
+    gateway: object
+    gateway_secret: str
+
+
+def make_oauth_apps(make_application) -> OAuthApps:
+    code, code_secret = make_application(
+        grant_type="authorization-code", redirect_uris=REDIRECT_URI, name="Coach Board AMS"
+    )
+    spa, _ = make_application(
+        grant_type="authorization-code",
+        client_type="public",
+        redirect_uris=REDIRECT_URI,
+        allowed_origins="https://spa.example.org",
+        name="Coach Board SPA",
+    )
+    password, password_secret = make_application(grant_type="password", name="Legacy AMS")
+    public_password, _ = make_application(
+        grant_type="password", client_type="public", name="Public legacy app"
+    )
+    gateway, gateway_secret = make_application(
+        grant_type="client-credentials", name="Stadium gateway"
+    )
+    return OAuthApps(
+        code, code_secret, spa, password, password_secret, public_password, gateway, gateway_secret
+    )

@@ -1,0 +1,106 @@
+"""Deleting accounts: what goes with an athlete, and with a manager (SPEC §3)."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from activities.models import Activity, JsonSchema
+from asi_api import events
+from devices.models import OPEN_END, Device, DeviceOwnership
+from timeframes.models import Timeframe
+from users.models import AthleteProfile, Grant, GrantKind, ManagerProfile, Role, User
+
+pytestmark = pytest.mark.django_db
+
+SINCE = datetime(2020, 1, 1, tzinfo=UTC)
+MATCH = (datetime(2020, 5, 30, 20, tzinfo=UTC), datetime(2020, 5, 30, 22, tzinfo=UTC))
+
+
+@pytest.fixture
+def emitted() -> list[events.DomainEvent]:
+    seen: list[events.DomainEvent] = []
+    events.handler_register(seen.append, phase=events.IN_TRANSACTION)
+    yield seen
+    events.handler_unregister(seen.append)
+
+
+@pytest.fixture
+def season(cast, alice, carol, dave, sybil, bob, grant, window) -> dict:
+    """alice owns a band and a match where carol and dave wore it; sybil shared READ to bob."""
+    band = Device.objects.create(device_name="a1b2c3d4e5f7", serial_number="SN-U-1")
+    DeviceOwnership.objects.create(manager=alice, device=band, start_time=SINCE, end_time=OPEN_END)
+    match = Activity.objects.create(
+        name="Cup final",
+        json={"sport": "tennis", "type": "match"},
+        json_schema=JsonSchema.objects.get(name="tennis", type="activity"),
+        owner=alice,
+    )
+    schema = JsonSchema.objects.filter(type="timeframe").first()
+    frames = {
+        athlete.username: Timeframe.objects.create(
+            start_time=MATCH[0],
+            end_time=MATCH[1],
+            device=band if athlete == carol else Device.objects.create(
+                device_name="a1b2c3d4e5f6", serial_number="SN-U-2"
+            ),
+            activity=match,
+            athlete=athlete,
+            owner=alice,
+            json_schema=schema,
+        )
+        for athlete in (carol, dave)
+    }
+    derived = grant(
+        carol, bob, GrantKind.READ, *window, granted_by=sybil, derived_from=cast["share"]
+    )
+    return {"band": band, "match": match, "frames": frames, "derived": derived}
+
+
+def test_it_deletes_an_athlete_with_grants_and_timeframes(api, season, carol, dave, emitted):
+    carol_frame = season["frames"]["carol"]
+    assert api(carol).delete("/api/v1/account/").status_code == 204
+    assert not User.objects.filter(username="carol").exists()
+    assert not AthleteProfile.objects.filter(user_id=carol.pk).exists()
+    assert not Grant.objects.exists()  # every grant of the cast was carol's, derived included
+    assert not Timeframe.objects.filter(pk=carol_frame.pk).exists()
+    # The device, the activity and dave's timeframe stay.
+    assert Device.objects.filter(pk=season["band"].pk).exists()
+    assert Activity.objects.filter(pk=season["match"].pk).exists()
+    assert Timeframe.objects.filter(athlete=dave).exists()
+    assert [(e.name, e.timeframe_id) for e in emitted] == [
+        (events.TIMEFRAME_DELETED, carol_frame.pk)
+    ]
+
+
+def test_it_deletes_a_manager_with_devices_activities_and_grants(
+    api, season, alice, carol, emitted
+):
+    frank = User.objects.create_user("frank", role=Role.ATHLETE)
+    AthleteProfile.objects.create(user=frank, managed_by=alice)
+    assert api(alice).delete("/api/v1/account/").status_code == 204
+
+    assert not User.objects.filter(username="alice").exists()
+    assert not ManagerProfile.objects.filter(user_id=alice.pk).exists()
+    assert not DeviceOwnership.objects.filter(device=season["band"]).exists()
+    assert Device.objects.filter(pk=season["band"].pk).exists()
+    assert not Activity.objects.filter(pk=season["match"].pk).exists()
+    assert not Timeframe.objects.exists()
+    assert not Grant.objects.filter(manager_id=alice.pk).exists()
+    assert Grant.objects.filter(athlete=carol).count() == 3  # bob's, sybil's and the derived one
+    # The activity's events were recorded before it went.
+    names = [e.name for e in emitted]
+    assert names.count(events.TIMEFRAME_DELETED) == 2
+    assert names[-1] == events.ACTIVITY_DELETED
+    # frank stays, no longer managed.
+    frank.refresh_from_db()
+    assert frank.athlete_profile.managed_by is None
+
+
+def test_it_deletes_a_sharers_derived_grants_with_him(api, season, sybil):
+    assert api(sybil).delete("/api/v1/account/").status_code == 204
+    assert not Grant.objects.filter(pk=season["derived"].pk).exists()
+
+
+def test_it_lets_an_admin_delete_his_account(api, admin):
+    assert api(admin).delete("/api/v1/account/").status_code == 204
+    assert not User.objects.filter(pk=admin.pk).exists()
