@@ -2,11 +2,15 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
 logger = logging.getLogger(__name__)
 
 API_PREFIXES = ("/api/", "/oauth2/", "/healthz/")
+# HTML pages under /oauth2/ (the consent page and its error page, authorized applications) are
+# for people in a browser: their errors stay HTML.
+HTML_PAGES = ("/oauth2/authorize/", "/oauth2/authorized-tokens/")
 
 
 ERROR_DETAILS = {
@@ -20,7 +24,7 @@ ERROR_DETAILS = {
 
 
 def is_api_path(path: str) -> bool:
-    return path.startswith(API_PREFIXES)
+    return path.startswith(API_PREFIXES) and not path.startswith(HTML_PAGES)
 
 
 def api_error(request: HttpRequest, status: int) -> JsonResponse:
@@ -86,5 +90,7 @@ class JsonApiErrorsMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_path(request.path):
             return None
+        if isinstance(exception, Http404 | PermissionDenied | SuspiciousOperation):
+            return None  # Django answers these through handler404/403/400 (JSON here too)
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return api_error(request, 500)

@@ -235,6 +235,8 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
     "ALLOWED_REDIRECT_URI_SCHEMES": env.list("OAUTH_REDIRECT_SCHEMES", default=["http", "https"]),
+    # Schemes accepted in an application's allowed origins (CORS); http for local development.
+    "ALLOWED_SCHEMES": env.list("OAUTH_REDIRECT_SCHEMES", default=["http", "https"]),
     "CLEAR_EXPIRED_TOKENS_BATCH_SIZE": 10000,
     # RFC 9700 gates: no implicit grant, S256 only. The password grant stays (SPEC §2 keeps it
     # for legacy confidential clients), so its deprecation warning is expected in the log.

@@ -140,3 +140,9 @@ def api(token_for) -> Callable[..., APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Real hashing (PBKDF2) costs ~0.3 s per password; tests check behaviour, not the hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

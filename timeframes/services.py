@@ -1,14 +1,15 @@
 """Writes of timeframes (SPEC §5). Each one records its domain event in the same transaction.
 
-Rules of a create or update, checked in this order, each failure naming its rule:
+The acting owner is settled first (a manager acts for himself, 403 if he names another owner;
+an admin must name a manager, 400). Then the rules, in this order, each failure naming its rule:
   400 — `end_time > start_time`; the athlete is an athlete; `json_schema` is of type
         `timeframe`; `params` satisfy it;
   403 — the acting manager (the owner) owns the activity, holds WRITE on the athlete over the
         whole span (or manages him), and owns the device over the whole span (an ongoing
         ownership covers the future);
   409 — no other timeframe of the device overlaps the span (also a PostgreSQL constraint).
-A manager acts for himself; an admin acts for the owner he names (or the current owner), and the
-rules are checked against that owner, so a timeframe never outlives its owner's rights.
+The rules are checked against the owner, also when an admin acts, so a timeframe never outlives
+its owner's rights.
 """
 
 from datetime import datetime
@@ -18,6 +19,7 @@ from django.db import IntegrityError, transaction
 
 from activities.default_schemas import TIMEFRAME_PARAMS_SCHEMA_NAME
 from activities.models import Activity, JsonSchema, SchemaType
+from activities.services import JsonInvalid
 from activities.validation import document_errors
 from asi_api.errors import Conflict, DomainError, RuleViolation
 from asi_api.events import TIMEFRAME_CREATED, TIMEFRAME_DELETED, TIMEFRAME_UPDATED, event_emit
@@ -38,17 +40,6 @@ def timeframe_default_schema() -> JsonSchema | None:
         .order_by("-version")
         .first()
     )
-
-
-class _FieldErrors(DomainError):
-    """400 with several messages for one field: `{"params": ["$.max_gap: ...", ...]}`."""
-
-    def __init__(self, field: str, messages: list[str]) -> None:
-        super().__init__("; ".join(messages), field=field)
-        self.messages = messages
-
-    def as_body(self) -> dict:
-        return {self.field: self.messages}
 
 
 def _default_schema_or_400() -> JsonSchema:
@@ -105,7 +96,7 @@ def _check_rules(
         raise DomainError("params must be a JSON object.", field="params")
     errors = document_errors(json_schema.schema, params)
     if errors:
-        raise _FieldErrors("params", errors)
+        raise JsonInvalid(errors, field="params")
 
     if activity.owner_id != owner.pk:
         raise RuleViolation(f"The owner of a timeframe must own its activity ({activity.pk}).")

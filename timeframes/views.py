@@ -19,6 +19,11 @@ from timeframes.serializers import (
     TimeframeSerializer,
 )
 
+
+class CreatesTimeframes(IsManagerOrAdmin):
+    message = "Only managers (and admins) may create timeframes."
+
+
 EMBED_PARAMETERS = [
     OpenApiParameter(flag, OpenApiTypes.BOOL, description=f"Embed `{name}`.")
     for flag, name in EMBEDS.items()
@@ -63,7 +68,7 @@ class TimeframeViewSet(
 
     def get_permissions(self) -> list:
         if self.action == "create":
-            return [TokenHasRequiredScopes(), IsManagerOrAdmin()]
+            return [TokenHasRequiredScopes(), CreatesTimeframes()]
         return super().get_permissions()
 
     def get_embed(self) -> set[str]:

@@ -1,8 +1,13 @@
 """Demo cast of `make run`: who logs in with what, and one OAuth application per grant type."""
 
+from datetime import UTC, datetime
+
+from django.contrib.auth.models import Permission
+from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
-from users.models import AthleteProfile, ManagerProfile, Role, User
+from users.models import AthleteProfile, Grant, GrantKind, ManagerProfile, Role, User
+from users.services import athlete_create_managed, grant_create
 
 DEMO_PASSWORD = "demo-pass-2026"
 ADMIN = ("admin", "admin-pass-2026")
@@ -12,6 +17,7 @@ ATHLETES = [
     ("dave", "Dave", "Petit", "M", "1996-09-03"),
     ("erin", "Erin", "Moreau", "F", "2001-01-27"),
 ]
+MANAGED_ATHLETE = ("frank", "Frank", "Girard", "M", "2009-06-18")  # managed by alice
 REDIRECT_URI = "http://127.0.0.1:8001/callback"
 
 APPLICATIONS = [
@@ -71,6 +77,8 @@ def load() -> list[str]:
             },
         )
 
+    grant_lines = _grants_load()
+
     Application = get_application_model()
     for name, client_id, secret, grant, client_type in APPLICATIONS:
         app = Application.objects.filter(client_id=client_id).first() or Application(
@@ -109,4 +117,56 @@ def load() -> list[str]:
         "  Try: curl -u demo-ams-password:demo-password-secret -d grant_type=password \\",
         f"         -d username=alice -d password={DEMO_PASSWORD} http://127.0.0.1:8000/oauth2/token/",
     ]
+    return lines + grant_lines
+
+
+def _grants_load() -> list[str]:
+    """Realistic grants over this calendar year, made through the services (so derived grants
+    record their SHARE grant), plus alice's managed athlete. Reset on every load."""
+    users = {u.username: u for u in User.objects.filter(role__in=[Role.MANAGER, Role.ATHLETE])}
+    alice, bob, mallory = users["alice"], users["bob"], users["mallory"]
+    carol, dave, erin = users["carol"], users["dave"], users["erin"]
+    Grant.objects.filter(athlete__in=[carol, dave, erin]).delete()
+
+    now = timezone.now()
+    year = (datetime(now.year, 1, 1, tzinfo=UTC), datetime(now.year + 1, 1, 1, tzinfo=UTC))
+    last_year = (datetime(now.year - 1, 1, 1, tzinfo=UTC), year[0])
+    summer = (datetime(now.year, 6, 1, tzinfo=UTC), datetime(now.year, 9, 1, tzinfo=UTC))
+    plan = [
+        # (actor, athlete, manager, permission, window, story)
+        (carol, carol, alice, GrantKind.READ, year, "carol → alice READ, this year"),
+        (carol, carol, alice, GrantKind.WRITE, year, "carol → alice WRITE, this year"),
+        (dave, dave, alice, GrantKind.READ, year, "dave → alice READ, this year"),
+        (dave, dave, alice, GrantKind.WRITE, year, "dave → alice WRITE, this year"),
+        (carol, carol, bob, GrantKind.SHARE, year, "carol → bob SHARE, this year"),
+        (bob, carol, mallory, GrantKind.READ, summer, "bob shares READ on carol → mallory, summer"),
+        (erin, erin, bob, GrantKind.WRITE, year, "erin → bob WRITE only, this year"),
+        (dave, dave, bob, GrantKind.READ, last_year, "dave → bob READ, last year (expired)"),
+    ]
+    lines = ["", "  Grants (athlete → manager):"]
+    for actor, athlete, manager, permission, (start, end), story in plan:
+        grant_create(
+            actor=actor,
+            athlete=athlete,
+            manager=manager,
+            permission=permission,
+            start_time=start,
+            expiration_time=end,
+        )
+        lines.append(f"    {story}")
+
+    alice.user_permissions.add(Permission.objects.get(codename="can_create_managed_athletes"))
+    alice = User.objects.get(pk=alice.pk)  # drop the permission cache
+    username, first, last, gender, birth = MANAGED_ATHLETE
+    profile = {"first_name": first, "last_name": last, "gender": gender, "birth_date": birth}
+    managed = User.objects.filter(username=username).first()
+    if managed is None:
+        athlete_create_managed(manager=alice, username=username, profile=profile)
+    else:
+        AthleteProfile.objects.update_or_create(
+            user=managed, defaults={**profile, "managed_by": alice}
+        )
+    lines.append(
+        f"    {username} is managed by alice (no login); alice may create managed athletes"
+    )
     return lines

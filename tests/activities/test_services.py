@@ -1,9 +1,6 @@
 """Activity and schema services called directly (admin, commands and other apps do)."""
 
-from io import StringIO
-
 import pytest
-from django.core.management import call_command
 
 from activities.models import Activity, JsonSchema
 from activities.selectors import activities_visible_to
@@ -62,8 +59,13 @@ def test_anonymous_users_see_no_activity(match):
 
 
 def test_demo_data_creates_the_guide_activity_once():
-    call_command("load_demo_data", stdout=StringIO())
-    call_command("load_demo_data", stdout=StringIO())
+    from activities import demo
+    from users import demo as users_demo
+
+    users_demo.load()
+    demo.load()
+    lines = demo.load()
+    assert "tennis=" in lines[0]
     demo = Activity.objects.get(name="Tennis match of 30 may 2020 at Wimbledon")
     assert demo.owner.username == "alice"
     assert demo.json_schema == JsonSchema.objects.get(name="tennis", version=1)

@@ -209,3 +209,12 @@ def test_it_filters_devices_by_an_activity_the_caller_sees(
     # An activity mallory cannot see filters to nothing (its existence is not revealed).
     assert api(mallory).get(url, {"activity": activity_id}).json()["count"] == 0
     assert api(alice).get(url, {"activity": 999999}).json()["count"] == 0
+
+
+def test_it_shows_nothing_to_anonymous_users(vest):
+    from django.contrib.auth.models import AnonymousUser
+
+    from devices.selectors import ownerships_visible_to
+
+    assert not devices_visible_to(AnonymousUser()).exists()
+    assert not ownerships_visible_to(AnonymousUser()).exists()

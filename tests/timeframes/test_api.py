@@ -204,6 +204,7 @@ def test_it_rejects_malformed_input(api, setting, alice):
 def test_it_refuses_creation_to_athletes(api, setting, carol, band, match):
     response = api(carol).post(URL, post_body(band, match, carol))
     assert response.status_code == 403
+    assert response.json() == {"detail": "Only managers (and admins) may create timeframes."}
 
 
 def test_it_refuses_anonymous_callers(api, setting, carol, band, match):

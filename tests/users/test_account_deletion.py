@@ -40,9 +40,9 @@ def season(cast, alice, carol, dave, sybil, bob, grant, window) -> dict:
         athlete.username: Timeframe.objects.create(
             start_time=MATCH[0],
             end_time=MATCH[1],
-            device=band if athlete == carol else Device.objects.create(
-                device_name="a1b2c3d4e5f6", serial_number="SN-U-2"
-            ),
+            device=band
+            if athlete == carol
+            else Device.objects.create(device_name="a1b2c3d4e5f6", serial_number="SN-U-2"),
             activity=match,
             athlete=athlete,
             owner=alice,

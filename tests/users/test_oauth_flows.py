@@ -314,6 +314,15 @@ def test_it_refuses_an_unsupported_grant_type(base, apps):
     assert_oauth_error(response, 400, "unsupported_grant_type")
 
 
+def test_it_refuses_scope_ingest_in_the_authorization_code_flow(base, apps, alice, browser):
+    url = authorize_url(base, apps.code.client_id, scope="ingest")
+    page = log_in(browser, base, "alice", url)
+
+    query = redirect_params(page)
+    assert query["error"] == "invalid_scope"
+    assert query["state"] == "xyz"
+
+
 def test_it_refuses_the_implicit_grant(base, apps, alice, browser):
     url = authorize_url(base, apps.code.client_id, response_type="token")
     page = log_in(browser, base, "alice", url)

@@ -1,0 +1,162 @@
+"""The Django admin for users, profiles and grants, used the way an admin would."""
+
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from users.models import AthleteProfile, Grant, GrantKind, ManagerProfile, User
+
+from .moments import at
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def browser(client, admin):
+    client.force_login(admin)
+    return client
+
+
+def split(moment) -> dict:
+    return {"0": moment.strftime("%Y-%m-%d"), "1": moment.strftime("%H:%M:%S")}
+
+
+def window_form(start, end) -> dict:
+    return {
+        "start_time_0": split(start)["0"],
+        "start_time_1": split(start)["1"],
+        "expiration_time_0": split(end)["0"],
+        "expiration_time_1": split(end)["1"],
+    }
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/users/user/",
+        "/admin/users/grant/",
+        "/admin/users/grant/?active=yes&derived=yes&permission__exact=READ",
+        "/admin/users/athleteprofile/",
+        "/admin/users/managerprofile/",
+        "/admin/users/grant/add/",
+    ],
+)
+def test_it_shows_admin_pages(browser, cast, url):
+    assert browser.get(url).status_code == 200
+
+
+def test_it_shows_a_users_profile_and_grants(browser, cast, carol, alice):
+    page = browser.get(f"/admin/users/user/{carol.pk}/change/").content.decode()
+    assert "Grants given" in page and "Athlete profile" in page
+    page = browser.get(f"/admin/users/user/{alice.pk}/change/").content.decode()
+    assert "Grants received" in page
+
+
+def test_it_shows_who_granted_what_from_what(browser, cast, carol, sybil, bob, grant, window):
+    derived = grant(
+        carol, bob, GrantKind.READ, *window, granted_by=sybil, derived_from=cast["share"]
+    )
+    page = browser.get(f"/admin/users/grant/{derived.pk}/change/").content.decode()
+    assert "sybil" in page and "derived from" in page.lower()
+
+
+def test_it_adds_a_grant_as_the_admin(browser, admin, carol, alice):
+    response = browser.post(
+        "/admin/users/grant/add/",
+        {
+            "athlete": carol.pk,
+            "manager": alice.pk,
+            "permission": "READ",
+            **window_form(at(20), at(21)),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    grant = Grant.objects.get()
+    assert grant.granted_by == admin and (grant.start_time, grant.expiration_time) == (
+        at(20),
+        at(21),
+    )
+
+
+def test_it_refuses_an_inverted_window_in_the_admin(browser, carol, alice):
+    response = browser.post(
+        "/admin/users/grant/add/",
+        {
+            "athlete": carol.pk,
+            "manager": alice.pk,
+            "permission": "READ",
+            **window_form(at(21), at(20)),
+        },
+    )
+    assert response.status_code == 200
+    assert "expiration_time must be after start_time" in response.content.decode()
+    assert not Grant.objects.exists()
+
+
+def test_it_refuses_a_manager_as_athlete_in_the_admin(browser, alice, bob):
+    response = browser.post(
+        "/admin/users/grant/add/",
+        {
+            "athlete": alice.pk,
+            "manager": bob.pk,
+            "permission": "READ",
+            **window_form(at(20), at(21)),
+        },
+    )
+    assert response.status_code == 200
+    assert not Grant.objects.exists()
+
+
+def test_it_clips_derived_grants_when_the_admin_shrinks_a_share(browser, carol, sybil, bob, grant):
+    share = grant(carol, sybil, GrantKind.SHARE, at(18), at(23))
+    derived = grant(
+        carol, bob, GrantKind.READ, at(19), at(22), granted_by=sybil, derived_from=share
+    )
+    response = browser.post(f"/admin/users/grant/{share.pk}/change/", window_form(at(18), at(20)))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    derived.refresh_from_db()
+    assert derived.expiration_time == at(20)
+
+
+def test_it_gives_a_user_added_in_the_admin_his_profile(browser):
+    response = browser.post(
+        "/admin/users/user/add/",
+        {
+            "username": "nina",
+            "role": "MANAGER",
+            "email": "nina@example.org",
+            "password1": "Lumen-Quartz-77",
+            "password2": "Lumen-Quartz-77",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert ManagerProfile.objects.filter(user__username="nina").exists()
+
+
+def test_it_uploads_a_checked_profile_picture(browser, carol):
+    buffer = io.BytesIO()
+    Image.new("RGB", (3, 3)).save(buffer, format="PNG")
+    profile = carol.athlete_profile
+    data = {
+        "user": carol.pk,
+        "first_name": "Carol",
+        "last_name": "Athlete",
+        "gender": "F",
+        "nationality": "",
+        "max_heart_rate": "192",
+    }
+    bad = browser.post(
+        f"/admin/users/athleteprofile/{profile.pk}/change/",
+        {**data, "picture_upload": SimpleUploadedFile("x.gif", b"GIF89a nope")},
+    )
+    assert bad.status_code == 200 and "Not a PNG or JPEG image" in bad.content.decode()
+    good = browser.post(
+        f"/admin/users/athleteprofile/{profile.pk}/change/",
+        {**data, "picture_upload": SimpleUploadedFile("me.png", buffer.getvalue())},
+    )
+    assert good.status_code == 302
+    assert bytes(AthleteProfile.objects.get(pk=profile.pk).profile_picture) == buffer.getvalue()
+    assert User.objects.get(pk=carol.pk).athlete_profile.max_heart_rate == 192
