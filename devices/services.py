@@ -242,12 +242,17 @@ def ownership_release(*, manager: User, device: Device) -> DeviceOwnership:
 def ownerships_release_all(*, manager: User) -> int:
     """Release every device `manager` owns now (his account is being deleted); returns the count.
 
-    Ownerships he holds in the future (only admins create those) are deleted.
+    Each release cuts his timeframes like `ownership_release`. Periods scheduled for him in the
+    future (only admins create those) are deleted.
     """
     with transaction.atomic():
+        owned = ownerships_current().filter(manager=manager).values("device_id")
+        # Lock the devices as single releases do, in id order so two callers cannot deadlock;
+        # `now` is read after the locks, so it is never older than a release that went first.
+        list(Device.objects.select_for_update().filter(pk__in=owned).order_by("pk").values("pk"))
         now = timezone.now()
         DeviceOwnership.objects.filter(manager=manager, start_time__gt=now).delete()
-        current = list(ownerships_current(now).filter(manager=manager).select_for_update())
+        current = list(ownerships_current(now).filter(manager=manager).select_related("manager"))
         for ownership in current:
             _end_ownership(ownership, at=now)
     return len(current)
@@ -255,6 +260,8 @@ def ownerships_release_all(*, manager: User) -> int:
 
 def _end_ownership(ownership: DeviceOwnership, *, at: datetime) -> None:
     """End `ownership` at `at` and cut its owner's timeframes on the device at the same instant."""
+    # Imported here: timeframes builds on devices (its models and services import ours), so
+    # devices reaches into timeframes only at call time and the import order stays one-way.
     from timeframes.services import timeframes_cut_at_release
 
     if at <= ownership.start_time:

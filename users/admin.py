@@ -157,6 +157,20 @@ class UserAdmin(DjangoUserAdmin):
         # An account added here gets its role's profile, like one registered through the API.
         services.profile_ensure(user=obj)
 
+    def delete_model(self, request, obj: User) -> None:
+        # Through the services: a manager's devices are released and his activities deleted
+        # with their events recorded; an athlete's timeframes announce their deletion.
+        if obj.is_manager:
+            services.manager_delete(actor=request.user, manager=obj)
+        elif obj.is_athlete:
+            services.athlete_delete(actor=request.user, athlete=obj)
+        else:
+            obj.delete()
+
+    def delete_queryset(self, request, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            self.delete_model(request, user)
+
 
 @admin.register(ManagerProfile)
 class ManagerProfileAdmin(admin.ModelAdmin):

@@ -11,6 +11,8 @@ from datetime import date
 from typing import Any
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from PIL import Image, UnidentifiedImageError
 from rest_framework import serializers
 
@@ -20,6 +22,7 @@ PICTURE_MAX_BYTES = 1024 * 1024
 PICTURE_FORMATS = {"PNG", "JPEG"}
 
 
+@extend_schema_field(OpenApiTypes.BYTE)
 class ProfilePictureField(serializers.Field):
     """A PNG or JPEG image of at most 1 MiB, base64 in and out; stored as bytes.
 

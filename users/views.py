@@ -11,6 +11,7 @@ from django.contrib.auth import update_session_auth_hash
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
@@ -49,6 +50,18 @@ def _update_kwargs(data: dict[str, Any], profile_key: str) -> dict[str, Any]:
     if profile_key in data:
         kwargs["profile"] = dict(data[profile_key])
     return kwargs
+
+
+class StableOrderingMixin:
+    """Append `pk` to whatever ordering the caller chose, so rows tied on it (same gender, same
+    start time) keep one order from page to page."""
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        ordering = list(queryset.query.order_by)
+        if ordering and not {"pk", "-pk", "id", "-id"} & set(ordering):
+            queryset = queryset.order_by(*ordering, "pk")
+        return queryset
 
 
 # --- account --------------------------------------------------------------------------------
@@ -103,8 +116,8 @@ class PasswordChangeView(GenericAPIView):
         serializer = PasswordChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.password_change(user=request.user, **serializer.validated_data)
-        # A browser session survives its own password change; other sessions end.
-        if hasattr(request._request, "session"):
+        # A browser session survives its own password change; the user's other sessions end.
+        if isinstance(request.successful_authenticator, SessionAuthentication):
             update_session_auth_hash(request._request, request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -144,7 +157,11 @@ class AthleteFilter(django_filters.FilterSet):
 
 @extend_schema(tags=["athletes"])
 class AthleteViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, GenericViewSet
+    StableOrderingMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    GenericViewSet,
 ):
     """Athletes (SPEC §3): open registration, the list and detail the caller may see, changes
     by the athlete (or his managing manager, or an admin), and managed-athlete creation."""
@@ -179,6 +196,8 @@ class AthleteViewSet(
         return super().get_permissions()
 
     def get_queryset(self) -> QuerySet[User]:
+        if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no real caller
+            return User.objects.none()
         return selectors.athletes_visible_to(self.request.user)
 
     @extend_schema(request=AthleteRegistrationSerializer, responses={201: AthleteSerializer})
@@ -261,7 +280,11 @@ class ManagerFilter(django_filters.FilterSet):
     ],
 )
 class ManagerViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, GenericViewSet
+    StableOrderingMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    GenericViewSet,
 ):
     """Managers (SPEC §3): open registration; admins see all, a manager himself, an athlete the
     managers he granted anything to; anyone authenticated may look one up by exact username."""
@@ -290,11 +313,15 @@ class ManagerViewSet(
         return super().get_permissions()
 
     def _username_lookup(self) -> str | None:
+        if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no real caller
+            return None
         if self.action != "list" or self.request.user.is_admin:
             return None
         return self.request.query_params.get("username")
 
     def get_queryset(self) -> QuerySet[User]:
+        if getattr(self, "swagger_fake_view", False):
+            return User.objects.none()
         username = self._username_lookup()
         if username is not None:
             return selectors.managers_by_username(username)
@@ -307,6 +334,12 @@ class ManagerViewSet(
         if self._username_lookup() is not None:
             return ManagerPublicSerializer
         return ManagerSerializer
+
+    def filter_queryset(self, queryset: QuerySet[User]) -> QuerySet[User]:
+        # The public lookup shows no e-mail: searching or filtering on it would leak it.
+        if self._username_lookup() is not None:
+            return queryset.order_by("pk")
+        return super().filter_queryset(queryset)
 
     @extend_schema(request=ManagerRegistrationSerializer, responses={201: ManagerSerializer})
     def create(self, request: Request) -> Response:
@@ -342,7 +375,7 @@ class GrantFilter(django_filters.FilterSet):
 
 
 @extend_schema(tags=["permissions"])
-class GrantViewSet(mixins.ListModelMixin, GenericViewSet):
+class GrantViewSet(StableOrderingMixin, mixins.ListModelMixin, GenericViewSet):
     """`GET /api/v1/permissions/`: every grant the caller is party to."""
 
     required_scopes = ["all"]
@@ -352,11 +385,15 @@ class GrantViewSet(mixins.ListModelMixin, GenericViewSet):
     ordering = ["start_time", "id"]
 
     def get_queryset(self) -> QuerySet[Grant]:
+        if getattr(self, "swagger_fake_view", False):
+            return Grant.objects.none()
         return selectors.grants_visible_to(self.request.user)
 
 
 @extend_schema(tags=["permissions"])
-class AthleteManagerGrantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
+class AthleteManagerGrantViewSet(
+    StableOrderingMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet
+):
     """`/api/v1/athletes/{athlete}/managers/{manager}/permissions/[{id}/]`: that pair's grants.
 
     POST by the athlete, an admin, or (READ only, inside his window) a manager holding SHARE;
@@ -382,6 +419,8 @@ class AthleteManagerGrantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixi
         self.athlete, self.manager = athlete, manager
 
     def get_queryset(self) -> QuerySet[Grant]:
+        if getattr(self, "swagger_fake_view", False):
+            return Grant.objects.none()
         return selectors.grants_visible_to(self.request.user).filter(
             athlete=self.athlete, manager=self.manager
         )

@@ -292,3 +292,18 @@ def test_it_searches_ownerships_by_device(api, alice, vest, handed_over):
     body = api(alice).get(OWNERSHIPS, {"search": "ASI-0002"}).json()
     assert [o["device"] for o in body["results"]] == [handed_over.pk]
     assert Device.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [
+        ("alice", {"alice"}),  # owner now (of both devices)
+        ("bob", {"bob"}),  # past owner: his own past period only
+        ("mallory", set()),  # never owned anything
+        ("admin", {"alice", "bob"}),
+    ],
+)
+def test_it_lists_ownerships_by_who_asks(api, request, vest, handed_over, who, expected):
+    results = api(request.getfixturevalue(who)).get(OWNERSHIPS).json()["results"]
+    managers = {DeviceOwnership.objects.get(pk=o["id"]).manager.username for o in results}
+    assert managers == expected

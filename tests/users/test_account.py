@@ -155,3 +155,14 @@ def test_it_sends_no_reset_mail_to_unknown_addresses(client, carol):
 def test_it_deletes_an_athletes_account(api, carol):
     assert api(carol).delete("/api/v1/account/").status_code == 204
     assert not User.objects.filter(username="carol").exists()
+
+
+def test_it_keeps_the_browser_session_after_a_password_change(client, carol):
+    client.force_login(carol)
+    response = client.post(
+        "/api/v1/account/change-password/",
+        {"old_password": "Correct-Horse-9", "new_password": NEW},
+        content_type="application/json",
+    )
+    assert response.status_code == 204
+    assert client.get("/api/v1/account/").status_code == 200

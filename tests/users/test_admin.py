@@ -160,3 +160,24 @@ def test_it_uploads_a_checked_profile_picture(browser, carol):
     assert good.status_code == 302
     assert bytes(AthleteProfile.objects.get(pk=profile.pk).profile_picture) == buffer.getvalue()
     assert User.objects.get(pk=carol.pk).athlete_profile.max_heart_rate == 192
+
+
+def test_it_deletes_a_manager_through_the_services(browser, alice, carol, grant):
+    from devices.models import OPEN_END, Device, DeviceOwnership
+
+    band = Device.objects.create(device_name="a1b2c3d4e5f0", serial_number="SN-A-1")
+    DeviceOwnership.objects.create(manager=alice, device=band, start_time=at(0), end_time=OPEN_END)
+    grant(carol, alice, GrantKind.READ, at(20), at(21))
+    response = browser.post(f"/admin/users/user/{alice.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=alice.pk).exists()
+    assert not Grant.objects.exists() and Device.objects.filter(pk=band.pk).exists()
+
+
+def test_it_bulk_deletes_athletes_through_the_services(browser, carol, dave):
+    response = browser.post(
+        "/admin/users/user/",
+        {"action": "delete_selected", "_selected_action": [carol.pk, dave.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not User.objects.filter(pk__in=[carol.pk, dave.pk]).exists()

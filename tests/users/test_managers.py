@@ -44,6 +44,9 @@ def test_it_lets_anyone_look_a_manager_up_by_exact_username(api, cast, dave, mal
         }
     ]
     assert names(api(dave).get("/api/v1/managers/?username=mall")) == []
+    # The lookup shows no e-mail, and cannot be used to probe it either.
+    probe = "/api/v1/managers/?username=mallory&search=nobody@&email=nobody@"
+    assert names(api(dave).get(probe)) == ["mallory"]
     assert names(api(dave).get("/api/v1/managers/?username=carol")) == []  # an athlete
 
 
