@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 
 
 class Role(models.TextChoices):
@@ -33,6 +34,15 @@ class User(AbstractUser):
             ("can_create_managed_athletes", "Can create managed athletes"),
         ]
         indexes = [models.Index(fields=["role"], name="users_user_role_idx")]
+        constraints = [
+            # `Carol` and `carol` would be two people to the database but one to everybody else;
+            # the services check first, this settles races between two registrations.
+            models.UniqueConstraint(
+                Lower("username"),
+                name="user_username_unique_ignoring_case",
+                violation_error_message="A user with that username already exists.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.username} ({self.role.lower()})"

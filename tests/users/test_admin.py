@@ -181,3 +181,20 @@ def test_it_bulk_deletes_athletes_through_the_services(browser, carol, dave):
     )
     assert response.status_code == 302
     assert not User.objects.filter(pk__in=[carol.pk, dave.pk]).exists()
+
+
+def test_it_refuses_a_username_differing_only_in_case(browser, carol):
+    response = browser.post(
+        "/admin/users/user/add/",
+        {
+            "username": "Carol",
+            "role": "ATHLETE",
+            "email": "c2@example.org",
+            "password1": "Lumen-Quartz-77",
+            "password2": "Lumen-Quartz-77",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+    assert User.objects.filter(username__iexact="carol").count() == 1
