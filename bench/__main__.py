@@ -16,7 +16,6 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "asi_api.settings")
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 
@@ -56,13 +55,19 @@ def seed() -> dict:
         for i, a in enumerate(athletes)
     )
     Grant.objects.bulk_create(
-        Grant(athlete=a, manager=manager, permission=kind, start_time=t0,
-              expiration_time=t0 + timedelta(days=365), granted_by=a)
-        for a in athletes for kind in ("READ", "WRITE")
+        Grant(
+            athlete=a,
+            manager=manager,
+            permission=kind,
+            start_time=t0,
+            expiration_time=t0 + timedelta(days=365),
+            granted_by=a,
+        )
+        for a in athletes
+        for kind in ("READ", "WRITE")
     )
     devices = Device.objects.bulk_create(
-        Device(device_name=f"{i:012x}", serial_number=f"SN-{i}", is_active=True)
-        for i in range(50)
+        Device(device_name=f"{i:012x}", serial_number=f"SN-{i}", is_active=True) for i in range(50)
     )
     DeviceOwnership.objects.bulk_create(
         DeviceOwnership(device=d, manager=manager, start_time=t0) for d in devices
@@ -77,10 +82,15 @@ def seed() -> dict:
         Timeframe(
             start_time=t0 + timedelta(days=i),
             end_time=t0 + timedelta(days=i, hours=2),
-            device=devices[j], activity=activities[i], athlete=athletes[j], owner=manager,
-            json_schema=timeframe_schema, params={},
+            device=devices[j],
+            activity=activities[i],
+            athlete=athletes[j],
+            owner=manager,
+            json_schema=timeframe_schema,
+            params={},
         )
-        for i in range(60) for j in range(50)
+        for i in range(60)
+        for j in range(50)
     )
     return {"manager": manager}
 
@@ -123,8 +133,7 @@ def bench_timeframes_page(manager) -> None:
 
 def main() -> None:
     setup_test_environment()
-    base_name = settings.DATABASES["default"]["NAME"]
-    settings.DATABASES["default"]["TEST"] = {"NAME": f"{base_name}_bench"}
+    connection.settings_dict["TEST"]["NAME"] = f"{connection.settings_dict['NAME']}_bench"
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         cast = seed()
