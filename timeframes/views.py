@@ -56,6 +56,8 @@ class TimeframeViewSet(
     covers their span; changed only by their owner or admins (others who see one get 403)."""
 
     required_scopes = ["all"]
+    # For the OpenAPI generator only (path parameter types); requests use get_queryset().
+    queryset = Timeframe.objects.none()
     serializer_class = TimeframeSerializer
     filterset_class = TimeframeFilter
     search_fields = [

@@ -73,6 +73,37 @@ def test_it_answers_a_json_500_without_a_traceback(client, monkeypatch, alice, s
         assert b"secret internals" not in response.content
 
 
+def test_it_answers_415_for_a_body_that_is_not_json(client):
+    response = client.post("/api/v1/managers/", "username=x", content_type="text/plain")
+    assert response.status_code == 415
+    assert "Unsupported media type" in response.json()["detail"]
+
+
+def test_it_answers_400_json_for_malformed_json(client):
+    response = client.post("/api/v1/managers/", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["detail"]
+
+
+def test_it_clamps_the_page_size_and_404s_past_the_last_page(api, admin, make_user):
+    for i in range(3):
+        make_user(f"athlete{i}", "ATHLETE")
+    client = api(admin)
+    body = client.get("/api/v1/athletes/?limit=100000").json()
+    assert body["count"] == 3 and len(body["results"]) == 3
+    page = client.get("/api/v1/athletes/?limit=2&page=2").json()
+    assert (page["page"], page["next"], page["previous"]) == (2, None, 1)
+    assert len(page["results"]) == 1
+    assert client.get("/api/v1/athletes/?limit=2&page=3").status_code == 404
+    assert client.get("/api/v1/athletes/?limit=abc").status_code == 400
+
+
+def test_it_refuses_unknown_ordering_fields_by_name(api, admin):
+    response = api(admin).get("/api/v1/athletes/?ordering=password")
+    assert response.status_code == 400
+    assert "password" in response.json()["ordering"][0]
+
+
 def test_it_serves_the_openapi_document_and_its_docs_without_a_cdn(client):
     schema = client.get("/api/schema/?format=json")
     assert schema.status_code == 200
@@ -82,3 +113,20 @@ def test_it_serves_the_openapi_document_and_its_docs_without_a_cdn(client):
     html = docs.content.decode()
     assert "/static/drf_spectacular_sidecar/" in html
     assert "cdn" not in html.lower()
+
+
+def test_it_generates_a_valid_openapi_document_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    target = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    text = target.read_text()
+    for path in (
+        "/api/v1/athletes/",
+        "/api/v1/devices/",
+        "/api/v1/timeframes/{id}/",
+        "/api/v1/activities/",
+        "/api/v1/json-schemas/",
+        "/api/v1/permissions/",
+    ):
+        assert f"  {path}:" in text, path

@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.settings import api_settings
 
-from asi_api.throttles import UserRateThrottle
+from asi_api.throttles import AnonRateThrottle, UserRateThrottle
 
 pytestmark = pytest.mark.django_db
 
@@ -28,3 +28,20 @@ def test_it_counts_each_user_separately(api, alice, bob, two_per_minute):
         api(alice).get("/api/v1/account/")
     assert api(alice).get("/api/v1/account/").status_code == 429
     assert api(bob).get("/api/v1/account/").status_code == 200
+
+
+def test_it_throttles_anonymous_callers_per_ip(client, monkeypatch):
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "anon": "2/min"}
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", rates)
+    # Registration is the one thing anonymous callers may do; malformed bodies still count.
+    for _ in range(2):
+        assert (
+            client.post("/api/v1/managers/", {}, content_type="application/json").status_code == 400
+        )
+    response = client.post("/api/v1/managers/", {}, content_type="application/json")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    other_ip = client.post(
+        "/api/v1/managers/", {}, content_type="application/json", REMOTE_ADDR="10.0.0.9"
+    )
+    assert other_ip.status_code == 400
