@@ -213,6 +213,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page's "Authorize" button gets tokens from our own OAuth endpoints.
+    "OAUTH2_FLOWS": ["authorizationCode", "password"],
+    "OAUTH2_AUTHORIZATION_URL": "/oauth2/authorize/",
+    "OAUTH2_TOKEN_URL": "/oauth2/token/",
+    "OAUTH2_REFRESH_URL": "/oauth2/token/",
+    "OAUTH2_SCOPES": None,
 }
 
 # SPEC §1 body limits, checked from Content-Length before anything reads the body.

@@ -130,3 +130,20 @@ def test_it_generates_a_valid_openapi_document_without_warnings(tmp_path):
         "/api/v1/permissions/",
     ):
         assert f"  {path}:" in text, path
+
+
+def test_healthz_answers_503_naming_the_channel_layer_when_redis_is_down(client, settings):
+    # Nothing listens on port 1: the channel layer cannot answer.
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},
+        }
+    }
+    response = client.get("/healthz/")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "database": "ok",
+        "channel_layer": "unavailable",
+    }
