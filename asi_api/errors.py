@@ -4,6 +4,14 @@ Services never import DRF: they raise these, and the exception handler maps each
 and body shape SPEC §1 fixes (`{"detail": ...}` or `{"field": [...]}`).
 """
 
+from datetime import UTC, datetime
+
+
+def api_datetime(value: datetime) -> str:
+    """A datetime as the API writes it (UTC, `Z`), for error messages naming a window."""
+    text = value.astimezone(UTC).isoformat()
+    return text.removesuffix("+00:00") + "Z"
+
 
 class DomainError(Exception):
     """Bad input (400). With `field`, the body is `{field: [message]}`, else `{"detail": ...}`."""

@@ -21,7 +21,7 @@ from activities.default_schemas import TIMEFRAME_PARAMS_SCHEMA_NAME
 from activities.models import Activity, JsonSchema, SchemaType
 from activities.services import JsonInvalid
 from activities.validation import document_errors
-from asi_api.errors import Conflict, DomainError, RuleViolation
+from asi_api.errors import Conflict, DomainError, RuleViolation, api_datetime
 from asi_api.events import TIMEFRAME_CREATED, TIMEFRAME_DELETED, TIMEFRAME_UPDATED, event_emit
 from devices.models import Device
 from devices.selectors import ownerships_covering
@@ -103,7 +103,7 @@ def _check_rules(
     if not manager_can_write(manager=owner, athlete_id=athlete.pk, start=start_time, end=end_time):
         raise RuleViolation(
             f"No WRITE permission on athlete {athlete.pk} covering the whole timeframe "
-            f"[{start_time.isoformat()}, {end_time.isoformat()})."
+            f"[{api_datetime(start_time)}, {api_datetime(end_time)})."
         )
     # Locking the covering ownership row serialises this check with a concurrent release,
     # which updates that row: whichever commits first, the other sees its result.
@@ -113,7 +113,7 @@ def _check_rules(
     if not list(covering[:1]):
         raise RuleViolation(
             f"Device {device.pk} is not owned by the owner over the whole timeframe "
-            f"[{start_time.isoformat()}, {end_time.isoformat()})."
+            f"[{api_datetime(start_time)}, {api_datetime(end_time)})."
         )
     clash = timeframes_overlapping(
         device_id=device.pk, start=start_time, end=end_time, exclude_id=exclude_id

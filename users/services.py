@@ -16,7 +16,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from asi_api.errors import DomainError, NotFound, RuleViolation
+from asi_api.errors import DomainError, NotFound, RuleViolation, api_datetime
 from users.models import AthleteProfile, Grant, GrantKind, ManagerProfile, Role, User
 from users.selectors import grant_revocable_by, share_grant_covering, user_editable_by
 
@@ -337,7 +337,7 @@ def grant_window_check(
     ):
         raise DomainError(
             "The window must lie inside the SHARE grant it is shared under "
-            f"[{derived_from.start_time.isoformat()}, {derived_from.expiration_time.isoformat()}).",
+            f"[{api_datetime(derived_from.start_time)}, {api_datetime(derived_from.expiration_time)}).",
             field="expiration_time" if start_time >= derived_from.start_time else "start_time",
         )
 
