@@ -65,6 +65,22 @@ class Gender(models.TextChoices):
     FEMALE = "F", "Female"
 
 
+# The profile fields of the API representations (SPEC §3), in their order.
+MANAGER_PROFILE_FIELDS = ("first_name", "last_name")
+ATHLETE_PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "gender",
+    "weight",
+    "height",
+    "birth_date",
+    "nationality",
+    "profile_picture",
+    "max_heart_rate",
+    "resting_heart_rate",
+)
+
+
 class ManagerProfile(models.Model):
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="manager_profile")
     first_name = models.CharField(max_length=150, blank=True, default="")

@@ -16,7 +16,15 @@ from drf_spectacular.utils import extend_schema_field
 from PIL import Image, UnidentifiedImageError
 from rest_framework import serializers
 
-from users.models import AthleteProfile, Grant, GrantKind, ManagerProfile, User
+from users.models import (
+    ATHLETE_PROFILE_FIELDS,
+    MANAGER_PROFILE_FIELDS,
+    AthleteProfile,
+    Grant,
+    GrantKind,
+    ManagerProfile,
+    User,
+)
 
 PICTURE_MAX_BYTES = 1024 * 1024
 PICTURE_FORMATS = {"PNG", "JPEG"}
@@ -74,7 +82,7 @@ class ProfilePictureField(serializers.Field):
 class ManagerProfileSerializer(serializers.ModelSerializer):
     class Meta:
         model = ManagerProfile
-        fields = ["first_name", "last_name"]
+        fields = list(MANAGER_PROFILE_FIELDS)
 
 
 class AthleteProfileSerializer(serializers.ModelSerializer):
@@ -82,18 +90,7 @@ class AthleteProfileSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AthleteProfile
-        fields = [
-            "first_name",
-            "last_name",
-            "gender",
-            "weight",
-            "height",
-            "birth_date",
-            "nationality",
-            "profile_picture",
-            "max_heart_rate",
-            "resting_heart_rate",
-        ]
+        fields = list(ATHLETE_PROFILE_FIELDS)
         extra_kwargs = {
             "weight": {"min_value": 1, "max_value": 500},  # kg
             "height": {"min_value": 0.3, "max_value": 3},  # m

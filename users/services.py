@@ -17,24 +17,20 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from asi_api.errors import DomainError, NotFound, RuleViolation, api_datetime
-from users.models import AthleteProfile, Grant, GrantKind, ManagerProfile, Role, User
+from users.models import (
+    ATHLETE_PROFILE_FIELDS,
+    MANAGER_PROFILE_FIELDS,
+    AthleteProfile,
+    Grant,
+    GrantKind,
+    ManagerProfile,
+    Role,
+    User,
+)
 from users.selectors import grant_revocable_by, share_grant_covering, user_editable_by
 
 logger = logging.getLogger(__name__)
 
-ATHLETE_PROFILE_FIELDS = {
-    "first_name",
-    "last_name",
-    "gender",
-    "weight",
-    "height",
-    "birth_date",
-    "nationality",
-    "profile_picture",
-    "max_heart_rate",
-    "resting_heart_rate",
-}
-MANAGER_PROFILE_FIELDS = {"first_name", "last_name"}
 MANAGE_PERMISSION = "users.can_create_managed_athletes"
 
 
@@ -471,7 +467,7 @@ def grant_delete(*, actor: User, grant: Grant) -> None:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _only(values: dict[str, Any] | None, allowed: set[str]) -> dict[str, Any]:
+def _only(values: dict[str, Any] | None, allowed: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in (values or {}).items() if k in allowed}
 
 
