@@ -5,6 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from asi_api import views
 
+admin.site.site_header = "ASI API administration"
+admin.site.site_title = "ASI API admin"
+
 handler400 = "asi_api.views.bad_request"
 handler403 = "asi_api.views.permission_denied"
 handler404 = "asi_api.views.not_found"
