@@ -96,10 +96,22 @@ def seed() -> dict:
 
 
 def bench_timeframes_page(manager) -> None:
+    from oauth2_provider.models import AccessToken, Application
     from rest_framework.test import APIClient
 
+    # A real bearer token, so the measurement includes the token lookup of every request.
+    application = Application.objects.create(
+        name="bench", client_type="confidential", authorization_grant_type="password"
+    )
+    token = AccessToken.objects.create(
+        user=manager,
+        application=application,
+        token="bench-token",
+        scope="all",
+        expires=datetime.now(UTC) + timedelta(hours=1),
+    )
     client = APIClient()
-    client.force_authenticate(manager)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.token}")
     url = "/api/v1/timeframes/?limit=150&with_device=true&with_athlete=true&with_activity=true"
 
     def api_page():
