@@ -98,6 +98,13 @@ def test_it_clamps_the_page_size_and_404s_past_the_last_page(api, admin, make_us
     assert client.get("/api/v1/athletes/?limit=abc").status_code == 400
 
 
+def test_it_ignores_unknown_query_parameters(api, admin, make_user):
+    make_user("athlete0", "ATHLETE")
+    plain = api(admin).get("/api/v1/athletes/").json()
+    noisy = api(admin).get("/api/v1/athletes/?utm_source=newsletter&foo=bar").json()
+    assert noisy == plain and plain["count"] == 1
+
+
 def test_it_refuses_unknown_ordering_fields_by_name(api, admin):
     response = api(admin).get("/api/v1/athletes/?ordering=password")
     assert response.status_code == 400
