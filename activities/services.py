@@ -19,6 +19,7 @@ from asi_api.events import (
     TIMEFRAME_DELETED,
     event_emit,
 )
+from asi_api.services import UNSET
 from users.models import User
 
 
@@ -31,10 +32,6 @@ class JsonInvalid(DomainError):
 
     def as_body(self) -> dict:
         return {self.field: self.messages}
-
-
-# Sentinel for "not given" in partial updates (None is a value for nothing here, but stays clear).
-UNSET: Any = object()
 
 
 def json_validate(*, json_schema: JsonSchema, value: Any, field: str = "json") -> None:

@@ -19,18 +19,16 @@ from django.db import IntegrityError, transaction
 
 from activities.default_schemas import TIMEFRAME_PARAMS_SCHEMA_NAME
 from activities.models import Activity, JsonSchema, SchemaType
-from activities.services import JsonInvalid
-from activities.validation import document_errors
+from activities.services import json_validate
 from asi_api.errors import Conflict, DomainError, RuleViolation, api_datetime
 from asi_api.events import TIMEFRAME_CREATED, TIMEFRAME_DELETED, TIMEFRAME_UPDATED, event_emit
+from asi_api.services import UNSET
 from devices.models import Device
 from devices.selectors import ownerships_covering
 from timeframes.models import NO_OVERLAP_CONSTRAINT, Timeframe
 from timeframes.selectors import timeframe_writable_by, timeframes_overlapping
 from users.models import User
 from users.selectors import manager_can_write
-
-UNSET: Any = object()
 
 
 def timeframe_default_schema() -> JsonSchema | None:
@@ -94,9 +92,7 @@ def _check_rules(
         )
     if not isinstance(params, dict):
         raise DomainError("params must be a JSON object.", field="params")
-    errors = document_errors(json_schema.schema, params)
-    if errors:
-        raise JsonInvalid(errors, field="params")
+    json_validate(json_schema=json_schema, value=params, field="params")
 
     if activity.owner_id != owner.pk:
         raise RuleViolation(f"The owner of a timeframe must own its activity ({activity.pk}).")
