@@ -1,14 +1,9 @@
 """Query filters of the JSON schema and activity lists (SPEC §5). Malformed values are a 400."""
 
 import django_filters
-from django import forms
 
 from activities.models import Activity, JsonSchema, SchemaType
-
-
-class IdFilter(django_filters.NumberFilter):
-    # NumberFilter takes decimals ("1.5"); an id is an integer, anything else a 400.
-    field_class = forms.IntegerField
+from asi_api.filters import DateTimeFilter, IdFilter
 
 
 class JsonSchemaFilter(django_filters.FilterSet):
@@ -26,8 +21,8 @@ class ActivityFilter(django_filters.FilterSet):
     json_schema = IdFilter(field_name="json_schema_id")
     name = django_filters.CharFilter()
     # Half-open like every window: created_from ≤ created_at < created_to.
-    created_from = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_from = DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_to = DateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Activity

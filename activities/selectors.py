@@ -7,6 +7,8 @@ the caller may not see is simply absent (404).
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from activities.models import Activity, JsonSchema
+
+# Upward on purpose (SPEC §5): READ on one of its timeframes makes an activity visible.
 from timeframes.models import Timeframe
 from users.models import User
 from users.selectors import read_covering_q
@@ -22,7 +24,7 @@ def activities_visible_to(user: User) -> QuerySet[Activity]:
       sees his own data, SPEC §3, and the activity is its context);
     - anyone else: none.
     One `EXISTS` subquery, no join fan-out: constant query count with pagination.
-    Only the owner and admins may change or delete (`activity_writable_by`).
+    Only the owner and admins may change or delete (`services.activity_writable_check`).
     """
     activities = Activity.objects.all()
     if not user.is_authenticated:
@@ -35,11 +37,6 @@ def activities_visible_to(user: User) -> QuerySet[Activity]:
     if user.is_athlete:
         return activities.filter(Exists(timeframes.filter(athlete=user)))
     return activities.none()
-
-
-def activity_writable_by(*, user: User, activity: Activity) -> bool:
-    """May `user` change or delete this (visible) activity? Its owner and admins only."""
-    return user.is_admin or activity.owner_id == user.pk
 
 
 def json_schemas_visible_to(user: User) -> QuerySet[JsonSchema]:

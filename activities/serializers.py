@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from activities.models import Activity, JsonSchema, SchemaType
+from asi_api.fields import IdRelatedField
 from users.models import User
 
 
@@ -20,9 +21,7 @@ class JsonSchemaCreateSerializer(serializers.Serializer):
 
     name = serializers.CharField(max_length=255, required=False)
     type = serializers.ChoiceField(choices=SchemaType.choices, required=False)
-    parent = serializers.PrimaryKeyRelatedField(
-        queryset=JsonSchema.objects.all(), required=False, allow_null=True
-    )
+    parent = IdRelatedField(queryset=JsonSchema.objects.all(), required=False, allow_null=True)
     schema = serializers.JSONField()
 
 
@@ -40,5 +39,5 @@ class ActivityInputSerializer(serializers.Serializer):
 
     name = serializers.CharField(max_length=255)
     json = serializers.JSONField()
-    json_schema = serializers.PrimaryKeyRelatedField(queryset=JsonSchema.objects.all())
-    owner = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False)
+    json_schema = IdRelatedField(queryset=JsonSchema.objects.all())
+    owner = IdRelatedField(queryset=User.objects.all(), required=False)

@@ -8,17 +8,11 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from activities.events import ACTIVITY_CREATED, ACTIVITY_DELETED, ACTIVITY_UPDATED
 from activities.models import Activity, JsonSchema, SchemaType
-from activities.selectors import activity_writable_by
 from activities.validation import document_errors, schema_errors
 from asi_api.errors import Conflict, DomainError, RuleViolation
-from asi_api.events import (
-    ACTIVITY_CREATED,
-    ACTIVITY_DELETED,
-    ACTIVITY_UPDATED,
-    TIMEFRAME_DELETED,
-    event_emit,
-)
+from asi_api.events import DomainEvent, event_emit
 from asi_api.services import UNSET
 from users.models import User
 
@@ -147,8 +141,11 @@ def _check_owner(*, actor: User, owner: User) -> None:
         raise RuleViolation("A manager may only create or hold activities he owns himself.")
 
 
-def _check_may_change(*, actor: User, activity: Activity) -> None:
-    if not activity_writable_by(user=actor, activity=activity):
+def activity_writable_check(*, actor: User, activity: Activity) -> None:
+    """The one gate for changing or deleting a (visible) activity: its owner and admins only;
+    anyone else who sees it (read-only) gets 403. Views call it before reading the request body,
+    `activity_update/delete` again inside."""
+    if not (actor.is_admin or activity.owner_id == actor.pk):
         raise RuleViolation("Only the activity's owner (or an admin) may change or delete it.")
 
 
@@ -192,7 +189,7 @@ def activity_update(
     the (possibly new) schema; a new `owner` follows the rules of `activity_create`.
     Emits "activity-updated".
     """
-    _check_may_change(actor=actor, activity=activity)
+    activity_writable_check(actor=actor, activity=activity)
     new_owner = None
     if owner is not UNSET and owner.pk != activity.owner_id:
         new_owner = activity.owner = owner
@@ -214,14 +211,13 @@ def activity_update(
 def activity_delete(*, actor: User, activity: Activity) -> None:
     """Delete the activity and, by cascade, its timeframes (owner or admin only, else 403).
 
-    Emits "timeframe-deleted" for each timeframe, then "activity-deleted", before the rows go,
-    so in-transaction handlers (the webhook outbox) can still read the activity's webhooks.
+    Emits "activity-deleted" before the rows go; timeframes react to it by announcing the
+    deletion of each of the activity's timeframes first, so in-transaction handlers (the webhook
+    outbox) see "timeframe-deleted" for each, then "activity-deleted", and can still read the
+    activity's webhooks.
     """
-    _check_may_change(actor=actor, activity=activity)
-    activity_id = activity.pk
-    for timeframe_id in activity.timeframes.order_by("pk").values_list("pk", flat=True):
-        event_emit(TIMEFRAME_DELETED, activity_id=activity_id, timeframe_id=timeframe_id)
-    event_emit(ACTIVITY_DELETED, activity_id=activity_id)
+    activity_writable_check(actor=actor, activity=activity)
+    event_emit(ACTIVITY_DELETED, activity_id=activity.pk)
     activity.delete()
 
 
@@ -234,3 +230,9 @@ def activities_delete_owned(*, owner: User) -> int:
     for activity in activities:
         activity_delete(actor=owner, activity=activity)
     return len(activities)
+
+
+def on_user_deleting(event: DomainEvent) -> None:
+    """Reaction to users' "user-deleting" (registered in `ActivitiesConfig.ready`): his
+    activities go with him, each announcing its deletion (SPEC §3)."""
+    activities_delete_owned(owner=User.objects.get(pk=event.user_id))

@@ -10,7 +10,6 @@ from activities.filters import ActivityFilter, JsonSchemaFilter
 from activities.models import Activity, JsonSchema
 from activities.selectors import (
     activities_visible_to,
-    activity_writable_by,
     json_schemas_visible_to,
 )
 from activities.serializers import (
@@ -19,7 +18,6 @@ from activities.serializers import (
     JsonSchemaCreateSerializer,
     JsonSchemaSerializer,
 )
-from asi_api.errors import RuleViolation
 from asi_api.permissions import IsAdmin, IsManagerOrAdmin
 
 
@@ -89,8 +87,7 @@ class ActivityViewSet(
         # Visible but read-only is a 403 (the caller knows it exists), checked before the body
         # so a read-only caller is not told about his input's mistakes first.
         activity = self.get_object()
-        if not activity_writable_by(user=self.request.user, activity=activity):
-            raise RuleViolation("Only the activity's owner (or an admin) may change or delete it.")
+        services.activity_writable_check(actor=self.request.user, activity=activity)
         return activity
 
     @extend_schema(request=ActivityInputSerializer, responses={201: ActivitySerializer})
@@ -111,5 +108,6 @@ class ActivityViewSet(
         return Response(ActivitySerializer(activity).data)
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:
-        services.activity_delete(actor=request.user, activity=self._writable_object())
+        # No body to check first: the service's gate answers a read-only caller (403).
+        services.activity_delete(actor=request.user, activity=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

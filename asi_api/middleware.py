@@ -1,9 +1,11 @@
 import logging
 from collections.abc import Callable
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from rest_framework.response import Response
+
+from asi_api.parsers import body_limit_for
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +50,7 @@ class BodySizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = (
-            settings.INGEST_BODY_LIMIT_BYTES
-            if request.path == settings.INGEST_PATH
-            else settings.BODY_LIMIT_BYTES
-        )
+        limit = body_limit_for(request.path)
         raw = request.META.get("CONTENT_LENGTH") or "0"
         try:
             length = int(raw)
@@ -63,6 +61,33 @@ class BodySizeLimitMiddleware:
                 {"detail": f"Request body too large: {length} bytes, the limit is {limit}."},
                 status=413,
             )
+        return self.get_response(request)
+
+
+class QueryNulMiddleware:
+    """400 for a NUL character in a query parameter (name or value) under `/api/`.
+
+    PostgreSQL's text cannot hold NUL, so `?username=a%00` reaching a query was a 500. Filtersets'
+    form fields refuse it, but views also read parameters by hand (`?username=` on managers,
+    `serial_number`/`device_name` on devices, the paging and embed flags, and whatever endpoints
+    come next): one check of the parsed query string covers them all. `/oauth2/` checks its
+    own parameters (users.oauth).
+    """
+
+    message = "Null characters are not allowed."
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.META.get("QUERY_STRING", "")
+        if request.path.startswith("/api/") and ("%00" in query or "\x00" in query):
+            for name, values in request.GET.lists():
+                if "\x00" in name:
+                    detail = "Null characters are not allowed in parameter names."
+                    return JsonResponse({"detail": detail}, status=400)
+                if any("\x00" in value for value in values):
+                    return JsonResponse({name: [self.message]}, status=400)
         return self.get_response(request)
 
 
@@ -84,6 +109,9 @@ class JsonApiErrorsMiddleware:
             and is_api_path(request.path)
             and response.get("Content-Type", "").startswith("text/html")
         ):
+            if isinstance(response, Response) and response.data is not None:
+                # A DRF error rendered for the browsable API: keep its body (the field errors).
+                return JsonResponse(response.data, status=response.status_code, safe=False)
             return api_error(request, response.status_code)
         return response
 

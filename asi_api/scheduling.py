@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
+from django.utils.module_loading import autodiscover_modules
 
 logger = logging.getLogger(__name__)
 
@@ -58,23 +59,8 @@ def run_job(name: str) -> None:
 
 
 def _import_job_modules() -> None:
-    # Jobs live in each app's `jobs.py`; importing them registers them.
-    from importlib import import_module
-    from importlib.util import find_spec
-
-    for app in (
-        "asi_api",
-        "users",
-        "devices",
-        "activities",
-        "timeframes",
-        "analytics",
-        "streaming",
-        "webhooks",
-    ):
-        module = f"{app}.jobs"
-        if find_spec(module) is not None:
-            import_module(module)
+    # Jobs live in each installed app's `jobs.py`; importing them registers them.
+    autodiscover_modules("jobs")
 
 
 def is_embedded() -> bool:

@@ -31,6 +31,20 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# --- behind a reverse proxy (docs/operations.md has the nginx example) ----------------------
+# Forwarded headers are believed only when the operator says a proxy sets them: a server that
+# can be reached directly would otherwise take any client's word for its scheme or address.
+# With TLS terminated at the proxy, X-Forwarded-Proto makes request.is_secure() true, so links
+# in password-reset mails are https:// and CSRF accepts the https page's Origin. The proxy
+# passes the client's Host header through (ALLOWED_HOSTS checks it), so X-Forwarded-Host is
+# never read (USE_X_FORWARDED_HOST stays False).
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+# Proxies in front of the server that append to X-Forwarded-For (DRF's NUM_PROXIES, used below
+# to find the client address that throttling counts): 0 ignores the header entirely.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
 EMBEDDED_DATABASE = "DATABASE_URL" not in env
 EMBEDDED_BROKER = "REDIS_URL" not in env
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -66,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "asi_api.middleware.QueryNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -110,8 +125,18 @@ if EMBEDDED_DATABASE:
     }
 else:
     DATABASES = {"default": env.db("DATABASE_URL")}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    # Under ASGI every HTTP request runs its sync code in a thread of its own (Django enters a
+    # fresh asgiref ThreadSensitiveContext per request), and connections are per thread: with
+    # CONN_MAX_AGE > 0 each finished request leaves an idle connection behind until garbage
+    # collection, and bursts exhaust max_connections. So the web process closes its connection
+    # at the end of each request; pooling belongs to PgBouncer (docs/operations.md). Celery
+    # workers, one thread per process, may keep theirs (CONN_MAX_AGE in their environment).
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # PgBouncer in transaction-pooling mode cannot keep a server-side cursor across statements.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DB_DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -191,13 +216,16 @@ REST_FRAMEWORK = {
         "user": env.str("THROTTLE_USER", default="3000/min"),
         "ingest": env.str("THROTTLE_INGEST", default="30000/min"),
     },
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Strict JSON only (no NUL, no lone surrogate, bounded depth): see asi_api/parsers.py.
+    "DEFAULT_PARSER_CLASSES": ["asi_api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "asi_api.exceptions.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Documents the error responses of every operation in one place (SPEC §1 shapes).
+    "DEFAULT_SCHEMA_CLASS": "asi_api.schema.AutoSchema",
     "DATETIME_FORMAT": "iso-8601",
     "DATETIME_INPUT_FORMATS": ["iso-8601"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -225,6 +253,9 @@ SPECTACULAR_SETTINGS = {
 BODY_LIMIT_BYTES = env.int("BODY_LIMIT_BYTES", default=2 * 1024 * 1024)
 INGEST_BODY_LIMIT_BYTES = env.int("INGEST_BODY_LIMIT_BYTES", default=5 * 1024 * 1024)
 INGEST_PATH = "/api/v1/preprocessed-data/"
+# Device samples (devices/samples.py): monthly partitions kept created this many months ahead by
+# the periodic job devices.jobs.sample_partitions_ensure (hourly).
+SAMPLES_PARTITIONS_AHEAD = env.int("SAMPLES_PARTITIONS_AHEAD", default=2)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_BODY_LIMIT_BYTES
 
 # --- OAuth2 (django-oauth-toolkit) ----------------------------------------------------------
@@ -236,6 +267,9 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": ["all"],
     "SCOPES_BACKEND_CLASS": "users.oauth.ApplicationScopes",
     "OAUTH2_VALIDATOR_CLASS": "users.oauth.Validator",
+    # Only the grants SPEC §2 offers; RFC 6749 JSON error bodies; bearer tokens only in a header.
+    "OAUTH2_SERVER_CLASS": "users.oauth.Server",
+    "OAUTH2_BACKEND_CLASS": "users.oauth.OAuthLibCore",
     "ACCESS_TOKEN_EXPIRE_SECONDS": 36000,
     "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
     "ROTATE_REFRESH_TOKEN": True,
@@ -249,7 +283,21 @@ OAUTH2_PROVIDER = {
     # for legacy confidential clients), so its deprecation warning is expected in the log.
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
 }
+# Resource servers that may introspect any token; any other client only its own tokens (and
+# `{"active": false}` for the rest). Comma-separated client ids.
+OAUTH_INTROSPECTION_CLIENT_IDS = env.list("OAUTH_INTROSPECTION_CLIENT_IDS", default=[])
+
+# Brute-force protection of password logins (login page, password grant, admin login): failures
+# per fixed window, counted in the cache. The policy is explained in users/login_throttle.py.
+AUTHENTICATION_BACKENDS = ["users.login_throttle.ThrottledModelBackend"]
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=300)
+LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS = env.int(
+    "LOGIN_FAILURES_PER_USERNAME_AND_ADDRESS", default=5
+)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=20)
+LOGIN_FAILURES_PER_USERNAME = env.int("LOGIN_FAILURES_PER_USERNAME", default=50)
 
 # CORS for the REST API: an origin is allowed when an OAuth application lists it in its
 # allowed origins (users.oauth.cors_origin_allowed, connected in users.apps).

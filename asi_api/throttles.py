@@ -4,6 +4,11 @@ from rest_framework import throttling
 class AnonRateThrottle(throttling.AnonRateThrottle):
     """Per client IP for unauthenticated calls (default 60/min, `THROTTLE_ANON`).
 
+    The address is DRF's `get_ident`: `REMOTE_ADDR`, or with `NUM_PROXIES` = n > 0 the n-th
+    address from the right of `X-Forwarded-For` (the one the outermost trusted proxy appended),
+    never what the client wrote there itself. Other per-address limits should call `get_ident`
+    too, so that every limit counts the same address.
+
     A client-credentials token has no user but is not anonymous: `UserRateThrottle` counts it.
     """
 

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from asi_api import views
+from users import login_throttle
 
 admin.site.site_header = "ASI API administration"
 admin.site.site_title = "ASI API admin"
@@ -29,7 +30,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("oauth2/", include("users.oauth_urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    # Django's login page, throttled against password guessing (users/login_throttle.py).
+    path("accounts/login/", login_throttle.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("healthz/", views.healthz, name="healthz"),

@@ -42,7 +42,7 @@ def seed() -> dict:
     from activities.models import Activity, JsonSchema
     from devices.models import Device, DeviceOwnership
     from timeframes.models import Timeframe
-    from users.models import AthleteProfile, Grant, ManagerProfile, Role, User
+    from users.models import AthletePermission, AthleteProfile, ManagerProfile, Role, User
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     manager = User.objects.create_user("bench-manager", role=Role.MANAGER)
@@ -54,8 +54,8 @@ def seed() -> dict:
         AthleteProfile(user=a, first_name=f"A{i}", last_name="Athlete")
         for i, a in enumerate(athletes)
     )
-    Grant.objects.bulk_create(
-        Grant(
+    AthletePermission.objects.bulk_create(
+        AthletePermission(
             athlete=a,
             manager=manager,
             permission=kind,

@@ -68,19 +68,17 @@ class OwnershipForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
-        device, manager = data.get("device"), data.get("manager")
-        if manager is not None and not manager.is_manager:
-            self.add_error("manager", "Only managers can own devices.")
-        if device and data.get("start_time") and data.get("end_time"):
+        if {"device", "manager", "start_time", "end_time"} <= data.keys():
             try:
                 services.ownership_period_check(
-                    device=device,
+                    device=data["device"],
+                    manager=data["manager"],
                     start_time=data["start_time"],
                     end_time=data["end_time"],
                     exclude_pk=self.instance.pk,
                 )
             except DomainError as error:
-                raise forms.ValidationError(error.message) from None
+                self.add_error("manager" if error.field == "manager" else None, error.message)
         return data
 
 
@@ -105,8 +103,23 @@ class DeviceOwnershipAdmin(admin.ModelAdmin):
         return ownership.is_ongoing
 
     def save_model(self, request, obj: DeviceOwnership, form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        services.device_activate(device=obj.device, at=obj.start_time)
+        # Through the service: the device row is locked, the device activated, and what a
+        # changed period no longer covers cuts its owner's timeframes, as a release does.
+        saved = services.ownership_period_set(
+            ownership=obj if change else None,
+            device=obj.device,
+            manager=obj.manager,
+            start_time=obj.start_time,
+            end_time=obj.end_time,
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj: DeviceOwnership) -> None:
+        services.ownership_delete(ownership=obj)
+
+    def delete_queryset(self, request, queryset: QuerySet[DeviceOwnership]) -> None:
+        for ownership in queryset:
+            services.ownership_delete(ownership=ownership)
 
     @admin.action(description="Release the selected ownerships now (cuts the owners' timeframes)")
     def release(self, request: HttpRequest, queryset: QuerySet[DeviceOwnership]) -> None:

@@ -61,3 +61,20 @@ class DeviceOwnership(models.Model):
     @property
     def is_ongoing(self) -> bool:
         return self.end_time >= OPEN_END
+
+
+class SampleChannel(models.Model):
+    """A channel of device samples (`gnss`, `ecg`, ...) and the names of its fields, in order.
+
+    Append-only: a channel's `fields` only ever grow, so a stored chunk holding k value columns
+    decodes with the first k names whatever was added since. Unknown channels of a valid shape
+    are registered on first sight (SPEC §6). The samples themselves live in the raw,
+    time-partitioned table `devices_sample` (see devices/samples.py and migration 0003).
+    """
+
+    id = models.SmallAutoField(primary_key=True)
+    name = models.CharField(max_length=32, unique=True)
+    fields = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return self.name

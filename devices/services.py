@@ -17,6 +17,8 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from asi_api.errors import Conflict, DomainError, NotFound, RuleViolation
+from asi_api.events import DomainEvent, event_emit
+from devices.events import OWNERSHIP_ENDED
 from devices.models import NO_OVERLAP_CONSTRAINT, OPEN_END, Device, DeviceOwnership
 from devices.selectors import ownerships_current
 from users.models import User
@@ -218,8 +220,9 @@ def ownership_release(*, manager: User, device: Device) -> DeviceOwnership:
     """End `manager`'s current ownership of `device` now.
 
     409 when nobody owns the device now (whoever asks), 403 for a past owner, 404 for a manager
-    who never owned it. In the same transaction his timeframes on the device that are running
-    end now and those that have not started are deleted (`timeframes_cut_at_release`).
+    who never owned it. In the same transaction "ownership-ended" is announced, and timeframes
+    react: his timeframes on the device that are running end now, those that have not started
+    are deleted.
     """
     with transaction.atomic():
         # Every change of a device's ownership queues on the device row (see ownership_take).
@@ -243,7 +246,7 @@ def ownerships_release_all(*, manager: User) -> int:
     """Release every device `manager` owns now (his account is being deleted); returns the count.
 
     Each release cuts his timeframes like `ownership_release`. Periods scheduled for him in the
-    future (only admins create those) are deleted.
+    future (only admins create those) are deleted; they own nothing yet, so nothing is cut.
     """
     with transaction.atomic():
         owned = ownerships_current().filter(manager=manager).values("device_id")
@@ -252,18 +255,15 @@ def ownerships_release_all(*, manager: User) -> int:
         list(Device.objects.select_for_update().filter(pk__in=owned).order_by("pk").values("pk"))
         now = timezone.now()
         DeviceOwnership.objects.filter(manager=manager, start_time__gt=now).delete()
-        current = list(ownerships_current(now).filter(manager=manager).select_related("manager"))
+        current = list(ownerships_current(now).filter(manager=manager))
         for ownership in current:
             _end_ownership(ownership, at=now)
     return len(current)
 
 
 def _end_ownership(ownership: DeviceOwnership, *, at: datetime) -> None:
-    """End `ownership` at `at` and cut its owner's timeframes on the device at the same instant."""
-    # Imported here: timeframes builds on devices (its models and services import ours), so
-    # devices reaches into timeframes only at call time and the import order stays one-way.
-    from timeframes.services import timeframes_cut_at_release
-
+    """End `ownership` at `at`; announce that it no longer covers [at, its old end)."""
+    until = ownership.end_time
     if at <= ownership.start_time:
         # Taken and released within the same clock tick: the period [start, start) is empty and
         # owned nothing, and an empty window would break the `end > start` constraint.
@@ -272,17 +272,32 @@ def _end_ownership(ownership: DeviceOwnership, *, at: datetime) -> None:
     else:
         ownership.end_time = at
         ownership.save(update_fields=["end_time"])
-    timeframes_cut_at_release(manager=ownership.manager, device_id=ownership.device_id, at=at)
+    _ended_announce(ownership, start=at, end=until)
+
+
+def _ended_announce(ownership: DeviceOwnership, *, start: datetime, end: datetime) -> None:
+    event_emit(
+        OWNERSHIP_ENDED,
+        user_id=ownership.manager_id,
+        device_id=ownership.device_id,
+        start=start,
+        end=end,
+    )
 
 
 def ownership_period_check(
     *,
     device: Device,
+    manager: User,
     start_time: datetime,
     end_time: datetime,
     exclude_pk: int | None = None,
 ) -> None:
-    """Raise unless [start_time, end_time) is a valid period free on `device` (admin edits)."""
+    """Raise unless `manager` may own `device` over [start_time, end_time): he is a manager, the
+    window is not empty and no other period of the device overlaps it. Read-only, so the admin
+    form shows the same errors as `ownership_period_set` before saving."""
+    if not manager.is_manager:
+        raise DomainError("Only managers can own devices.", field="manager")
     if end_time <= start_time:
         raise DomainError("The end must be after the start.", field="end_time")
     clashes = DeviceOwnership.objects.filter(
@@ -290,3 +305,89 @@ def ownership_period_check(
     ).exclude(pk=exclude_pk)
     if clashes.exists():
         raise Conflict("This period overlaps another ownership of the device.")
+
+
+def ownership_period_set(
+    *,
+    ownership: DeviceOwnership | None,
+    device: Device,
+    manager: User,
+    start_time: datetime,
+    end_time: datetime,
+) -> DeviceOwnership:
+    """Record an ownership period by hand (admins: history, corrections): a new one when
+    `ownership` is None, else the stored row of `ownership` changed to these values.
+
+    Like every ownership change it queues on the device row(s); the period must pass
+    `ownership_period_check` (the exclusion constraint settles races, 409); the device is
+    activated from `start_time` the first time. Whatever the old period covered that the new
+    one no longer gives its manager is announced as "ownership-ended", so his timeframes there
+    are cut as at a release.
+    """
+    with transaction.atomic():
+        device_ids = {device.pk} | ({ownership.device_id} if ownership else set())
+        list(
+            Device.objects.select_for_update().filter(pk__in=device_ids).order_by("pk").values("pk")
+        )
+        previous = DeviceOwnership.objects.get(pk=ownership.pk) if ownership else None
+        ownership_period_check(
+            device=device,
+            manager=manager,
+            start_time=start_time,
+            end_time=end_time,
+            exclude_pk=previous.pk if previous else None,
+        )
+        row = DeviceOwnership(
+            pk=previous.pk if previous else None,
+            device=device,
+            manager=manager,
+            start_time=start_time,
+            end_time=end_time,
+        )
+        try:
+            with transaction.atomic():
+                row.save()
+        except IntegrityError as exc:
+            if _lost_race(exc):
+                raise Conflict("This period overlaps another ownership of the device.") from None
+            raise
+        device_activate(device=device, at=start_time)
+        if previous is not None:
+            for start, end in _windows_lost(previous, row):
+                _ended_announce(previous, start=start, end=end)
+    logger.info("ownership %s of device %s set by hand", row.pk, device.pk)
+    return row
+
+
+def _windows_lost(
+    previous: DeviceOwnership, current: DeviceOwnership
+) -> list[tuple[datetime, datetime]]:
+    """The parts of `previous`'s window that `current` no longer gives the same manager on the
+    same device (all of it when either changed)."""
+    if (previous.device_id, previous.manager_id) != (current.device_id, current.manager_id):
+        return [(previous.start_time, previous.end_time)]
+    lost = []
+    if current.start_time > previous.start_time:
+        lost.append((previous.start_time, min(current.start_time, previous.end_time)))
+    if current.end_time < previous.end_time:
+        lost.append((max(current.end_time, previous.start_time), previous.end_time))
+    return lost
+
+
+def ownership_delete(*, ownership: DeviceOwnership) -> None:
+    """Delete an ownership period by hand (admins). Its manager owned nothing over it then:
+    "ownership-ended" is announced for its whole window, so his timeframes there go."""
+    with transaction.atomic():
+        Device.objects.select_for_update().only("pk").get(pk=ownership.device_id)
+        ownership = DeviceOwnership.objects.get(pk=ownership.pk)
+        _ended_announce(ownership, start=ownership.start_time, end=ownership.end_time)
+        ownership.delete()
+    logger.info("ownership of device %s deleted by hand", ownership.device_id)
+
+
+# --- reactions to the events of lower apps (registered in DevicesConfig.ready) ----------------
+
+
+def on_user_deleting(event: DomainEvent) -> None:
+    """users' "user-deleting": a leaving manager's devices are released (SPEC §3)."""
+    ownerships_release_all(manager=User.objects.get(pk=event.user_id))

@@ -173,3 +173,217 @@ def device_activation(request: HttpRequest) -> HttpResponse:
         context["error"] = error
         return render(request, "devices/activation_status.html", context, status=error.status_code)
     return render(request, "devices/activation_status.html", context)
+
+
+# --- device data (SPEC §6): ingestion and preprocessed reads ------------------------------------
+
+import csv  # noqa: E402
+import io  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+
+from django.http import StreamingHttpResponse  # noqa: E402
+from django.utils.dateparse import parse_datetime  # noqa: E402
+from rest_framework.permissions import BasePermission  # noqa: E402
+from rest_framework.renderers import JSONRenderer  # noqa: E402
+from rest_framework.views import APIView  # noqa: E402
+
+from asi_api.errors import RuleViolation, api_datetime  # noqa: E402
+from asi_api.pagination import PageNumberPagination  # noqa: E402
+from asi_api.throttles import IngestRateThrottle  # noqa: E402
+from devices.ingestion import packets_ingest  # noqa: E402
+from devices.packets import packets_build  # noqa: E402
+from devices.samples import frame_table, samples_latest, samples_ranges, samples_read  # noqa: E402
+from devices.selectors import device_current_ownership, device_owned_during  # noqa: E402
+
+DAY_MS = 86_400_000
+PREPROCESSED_MAX_SPAN_MS = 2 * DAY_MS
+RANGES_MAX_SPAN_MS = 14 * DAY_MS
+PREPROCESSED_LIMIT = 10_000
+
+
+class HasOAuthToken(BasePermission):
+    """The request carries an OAuth2 access token (gateways have no user, only a token)."""
+
+    def has_permission(self, request, view) -> bool:
+        return request.auth is not None
+
+
+@extend_schema(
+    tags=["device data"], request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT}
+)
+class PreprocessedDataIngestView(APIView):
+    """`POST /api/v1/preprocessed-data/` — a gateway's packets (SPEC §6), token scope `ingest`."""
+
+    required_scopes = ["ingest"]
+    permission_classes = [*APIView.permission_classes[:1], HasOAuthToken]
+    throttle_classes = [IngestRateThrottle]
+
+    def post(self, request: Request) -> Response:
+        result = packets_ingest(body=request.data)
+        body = {
+            "packets": result.packets,
+            "samples": result.samples,
+            "duplicates": result.duplicates,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _instant_ms(params, name: str) -> int:
+    """A `start`/`stop` query parameter: epoch milliseconds or an ISO 8601 datetime (UTC if naive)."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        raise DomainError("Required: an ISO 8601 datetime or epoch milliseconds.", field=name)
+    if raw.lstrip("-").isdigit():
+        return int(raw)
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        value = None
+    if value is None:
+        raise DomainError("Not an ISO 8601 datetime or epoch milliseconds.", field=name)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1000)
+
+
+def _ms_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class DeviceDataView(APIView):
+    """Common ground of the read endpoints: the device the caller sees, and the access rule."""
+
+    required_scopes = ["all"]
+    permission_classes = [*APIView.permission_classes, IsManagerOrAdmin]
+
+    def device(self, pk: int) -> Device:
+        device = devices_visible_to(self.request.user).filter(pk=pk).first()
+        if device is None:
+            raise NotFound("No device matches the given query.")
+        return device
+
+    def interval(self, device: Device, max_span_ms: int) -> tuple[int, int]:
+        """`start`/`stop` checked, and owned by the caller over the whole of it (SPEC §6)."""
+        params = self.request.query_params
+        start, stop = _instant_ms(params, "start"), _instant_ms(params, "stop")
+        if stop <= start:
+            raise DomainError("stop must be after start.", field="stop")
+        if stop - start > max_span_ms:
+            raise DomainError(
+                f"The interval may span at most {max_span_ms // DAY_MS} days.", field="stop"
+            )
+        user = self.request.user
+        if not user.is_admin and not device_owned_during(
+            manager=user, device_id=device.pk, start=_ms_datetime(start), end=_ms_datetime(stop)
+        ):
+            raise RuleViolation(
+                "You did not own this device during the whole interval "
+                f"[{api_datetime(_ms_datetime(start))}, {api_datetime(_ms_datetime(stop))})."
+            )
+        return start, stop
+
+
+@extend_schema(
+    tags=["device data"],
+    parameters=[
+        OpenApiParameter("start", OpenApiTypes.STR, required=True),
+        OpenApiParameter("stop", OpenApiTypes.STR, required=True),
+        OpenApiParameter("limit", OpenApiTypes.INT),
+        OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"]),
+    ],
+    responses={200: OpenApiTypes.OBJECT},
+)
+class DevicePreprocessedView(DeviceDataView):
+    """Samples in [start, stop) (≤ 2 days) as flat rows by timestamp; keyset paging by `next_start`."""
+
+    def perform_content_negotiation(self, request, force=False):
+        # `?format=csv` is answered here, streamed; errors stay JSON whatever the format.
+        if request.query_params.get("format") == "csv":
+            return JSONRenderer(), JSONRenderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+    def get(self, request: Request, pk: int) -> Response | StreamingHttpResponse:
+        device = self.device(pk)
+        start, stop = self.interval(device, PREPROCESSED_MAX_SPAN_MS)
+        limit = self.limit()
+        frame = samples_read(device_id=device.pk, start=start, stop=stop, limit=limit)
+        stamps, columns = frame_table(frame)
+        if request.query_params.get("format") == "csv":
+            response = StreamingHttpResponse(_csv_lines(stamps, columns), content_type="text/csv")
+            response["Content-Disposition"] = f'attachment; filename="{device.device_name}.csv"'
+            if frame.next_start is not None:
+                response["X-Next-Start"] = str(frame.next_start)
+            return response
+        rows = []
+        for i, stamp in enumerate(stamps):
+            row = {"timestamp": stamp}
+            for name, values in columns:
+                if values[i] is not None:
+                    row[name] = values[i]
+            rows.append(row)
+        return Response({"next_start": frame.next_start, "results": rows})
+
+    def limit(self) -> int:
+        raw = self.request.query_params.get("limit")
+        if raw is None:
+            return PREPROCESSED_LIMIT
+        if not raw.isdigit() or int(raw) < 1:
+            raise DomainError("A positive integer is required.", field="limit")
+        return min(int(raw), PREPROCESSED_LIMIT)
+
+
+def _csv_lines(stamps: list[int], columns: list[tuple[str, list]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["timestamp", *(name for name, _ in columns)])
+    for lo in range(0, len(stamps), 1000):
+        for i in range(lo, min(lo + 1000, len(stamps))):
+            writer.writerow([stamps[i], *("" if v[i] is None else v[i] for _, v in columns)])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+@extend_schema(
+    tags=["device data"],
+    parameters=[
+        OpenApiParameter("start", OpenApiTypes.STR, required=True),
+        OpenApiParameter("stop", OpenApiTypes.STR, required=True),
+    ],
+    responses={200: OpenApiTypes.OBJECT},
+)
+class DevicePreprocessedRangesView(DeviceDataView):
+    """Contiguous recording periods in [start, stop) (≤ 14 days); a gap over 60 s splits."""
+
+    def get(self, request: Request, pk: int) -> Response:
+        device = self.device(pk)
+        start, stop = self.interval(device, RANGES_MAX_SPAN_MS)
+        ranges = [
+            # `stop` is exclusive, like every window: the last sample + 1 ms.
+            {"start": api_datetime(_ms_datetime(a)), "stop": api_datetime(_ms_datetime(b + 1))}
+            for a, b in samples_ranges(device_id=device.pk, start=start, stop=stop)
+        ]
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(ranges, request, view=self)
+        return paginator.get_paginated_response(page)
+
+
+@extend_schema(tags=["device data"], responses={200: OpenApiTypes.OBJECT})
+class DeviceLatestPreprocessedView(DeviceDataView):
+    """The newest packet of the device (packet shape); its current owner (and admins) only."""
+
+    def get(self, request: Request, pk: int) -> Response:
+        device = self.device(pk)
+        since = None
+        if not request.user.is_admin:
+            ownership = device_current_ownership(device_id=device.pk)
+            if ownership is None or ownership.manager_id != request.user.pk:
+                raise RuleViolation("Only the device's current owner may read its latest data.")
+            # The current owner sees nothing recorded before his period began.
+            since = int(ownership.start_time.timestamp() * 1000)
+        frame = samples_latest(device_id=device.pk, since=since)
+        if not frame.channels:
+            raise NotFound("No data for this device.")
+        return Response(packets_build(device.device_name, frame.channels)[-1])

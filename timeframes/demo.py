@@ -14,7 +14,9 @@ from activities.models import Activity
 from devices.models import Device
 from timeframes.models import Timeframe
 from timeframes.services import timeframe_create, timeframe_delete
-from users.models import Grant, GrantKind, User
+from users.models import PermissionKind, User
+from users.selectors import manager_holds
+from users.services import permission_create
 
 WEARERS = [("carol", "a1b2c3d4e5f6"), ("dave", "a1b2c3d4e5f7")]
 
@@ -28,21 +30,18 @@ def load() -> list[str]:
     for username, device_name in WEARERS:
         athlete = User.objects.get(username=username)
         device = Device.objects.get(device_name=device_name)
-        for permission in (GrantKind.WRITE, GrantKind.READ):
-            if not Grant.objects.filter(
-                athlete=athlete,
-                manager=alice,
-                permission=permission,
-                start_time__lte=start,
-                expiration_time__gte=end,
-            ).exists():
-                Grant.objects.create(
+        for permission in (PermissionKind.WRITE, PermissionKind.READ):
+            holds = manager_holds(
+                manager=alice, athlete_id=athlete.pk, permission=permission, start=start, end=end
+            )
+            if not holds:
+                permission_create(
+                    actor=athlete,
                     athlete=athlete,
                     manager=alice,
                     permission=permission,
                     start_time=now - timedelta(days=30),
                     expiration_time=now + timedelta(days=30),
-                    granted_by=athlete,
                 )
         # Reset: the demo's timeframes start over on every load (through the service, so the
         # analytics and webhooks hear about it).

@@ -6,6 +6,7 @@ timeframe the caller may not see is simply absent (404). Windows are half-open
 covers the timeframe's whole window (`users.selectors.read_covering_q`).
 """
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
@@ -18,18 +19,9 @@ from users.selectors import read_covering_q
 def timeframes_visible_to(user: User) -> QuerySet[Timeframe]:
     """Timeframes `user` may see: admins all; a manager those he owns and those his READ covers;
     an athlete his own. Read-only for everyone but the owner and admins (see
-    `timeframe_writable_by`). Anonymous users and unknown roles see nothing.
+    `services.timeframe_writable_check`). Anonymous users and unknown roles see nothing.
     """
-    timeframes = Timeframe.objects.all()
-    if not user.is_authenticated:
-        return timeframes.none()
-    if user.is_admin:
-        return timeframes
-    if user.is_manager:
-        return timeframes.filter(Q(owner=user) | read_covering_q(user))
-    if user.is_athlete:
-        return timeframes.filter(athlete=user)
-    return timeframes.none()
+    return _timeframes_for(user, manager_sees=lambda: Q(owner=user) | read_covering_q(user))
 
 
 def timeframes_computed_readable_by(user: User) -> QuerySet[Timeframe]:
@@ -39,21 +31,21 @@ def timeframes_computed_readable_by(user: User) -> QuerySet[Timeframe]:
     whole span. Owning the timeframe is *not* enough: an athlete may let a manager schedule
     timeframes (WRITE) without letting him read the results.
     """
+    return _timeframes_for(user, manager_sees=lambda: read_covering_q(user))
+
+
+def _timeframes_for(user: User, *, manager_sees: Callable[[], Q]) -> QuerySet[Timeframe]:
+    # What every role but managers sees is the same for timeframes and their computed data.
     timeframes = Timeframe.objects.all()
     if not user.is_authenticated:
         return timeframes.none()
     if user.is_admin:
         return timeframes
     if user.is_manager:
-        return timeframes.filter(read_covering_q(user))
+        return timeframes.filter(manager_sees())
     if user.is_athlete:
         return timeframes.filter(athlete=user)
     return timeframes.none()
-
-
-def timeframe_writable_by(*, user: User, timeframe: Timeframe) -> bool:
-    """May `user` change or delete this (visible) timeframe? Its owner and admins only."""
-    return user.is_admin or timeframe.owner_id == user.pk
 
 
 def timeframes_overlapping(

@@ -2,10 +2,11 @@ from rest_framework import serializers
 
 from activities.models import Activity, JsonSchema
 from activities.serializers import ActivitySerializer
+from asi_api.fields import IdRelatedField, QueryBooleanField
 from devices.models import Device
 from devices.serializers import DeviceSerializer
 from timeframes.models import Timeframe
-from users.models import Role, User
+from users.models import User
 from users.serializers import AthleteSerializer
 
 # `?with_<x>=true` → the `<x>_details` field embedded in list and detail responses (SPEC §5).
@@ -60,17 +61,11 @@ class TimeframeInputSerializer(serializers.Serializer):
     start_time = serializers.DateTimeField()
     end_time = serializers.DateTimeField()
     params = serializers.JSONField(required=False)
-    device = serializers.PrimaryKeyRelatedField(queryset=Device.objects.all())
-    activity = serializers.PrimaryKeyRelatedField(queryset=Activity.objects.all())
-    athlete = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.filter(role=Role.ATHLETE, is_superuser=False)
-    )
-    owner = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.filter(role=Role.MANAGER, is_superuser=False), required=False
-    )
-    json_schema = serializers.PrimaryKeyRelatedField(
-        queryset=JsonSchema.objects.all(), required=False
-    )
+    device = IdRelatedField(queryset=Device.objects.all())
+    activity = IdRelatedField(queryset=Activity.objects.all())
+    athlete = IdRelatedField(queryset=User.objects.athletes())
+    owner = IdRelatedField(queryset=User.objects.managers(), required=False)
+    json_schema = IdRelatedField(queryset=JsonSchema.objects.all(), required=False)
 
     def validate_params(self, value: object) -> object:
         if not isinstance(value, dict):
@@ -79,8 +74,9 @@ class TimeframeInputSerializer(serializers.Serializer):
 
 
 class EmbedQuerySerializer(serializers.Serializer):
-    """`?with_device=` / `?with_athlete=` / `?with_activity=`: booleans (malformed → 400)."""
+    """`?with_device=` / `?with_athlete=` / `?with_activity=`: booleans, read like every boolean
+    filter (asi_api.fields.bool_parse; malformed → 400)."""
 
-    with_device = serializers.BooleanField(required=False, default=False)
-    with_athlete = serializers.BooleanField(required=False, default=False)
-    with_activity = serializers.BooleanField(required=False, default=False)
+    with_device = QueryBooleanField(required=False, default=False)
+    with_athlete = QueryBooleanField(required=False, default=False)
+    with_activity = QueryBooleanField(required=False, default=False)

@@ -16,17 +16,19 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 
 from activities.default_schemas import TIMEFRAME_PARAMS_SCHEMA_NAME
 from activities.models import Activity, JsonSchema, SchemaType
 from activities.services import json_validate
 from asi_api.errors import Conflict, DomainError, RuleViolation, api_datetime
-from asi_api.events import TIMEFRAME_CREATED, TIMEFRAME_DELETED, TIMEFRAME_UPDATED, event_emit
+from asi_api.events import DomainEvent, event_emit
 from asi_api.services import UNSET
-from devices.models import Device
+from devices.models import OPEN_END, Device
 from devices.selectors import ownerships_covering
+from timeframes.events import TIMEFRAME_CREATED, TIMEFRAME_DELETED, TIMEFRAME_UPDATED
 from timeframes.models import NO_OVERLAP_CONSTRAINT, Timeframe
-from timeframes.selectors import timeframe_writable_by, timeframes_overlapping
+from timeframes.selectors import timeframes_overlapping
 from users.models import User
 from users.selectors import manager_can_write
 
@@ -49,14 +51,21 @@ def _default_schema_or_400() -> JsonSchema:
     return json_schema
 
 
+def timeframe_writable_check(*, actor: User, timeframe: Timeframe) -> None:
+    """The one gate for changing or deleting a (visible) timeframe: its owner and admins only;
+    anyone else who sees it (its athlete, a manager with READ) gets 403. Views call it before
+    reading the request body; `timeframe_update/delete/check` again inside."""
+    if not (actor.is_admin or timeframe.owner_id == actor.pk):
+        raise RuleViolation("Only the owner of a timeframe (or an admin) may change it.")
+
+
 def _resolve_owner(*, actor: User, owner: User | None, current: User | None) -> User:
+    # `current` is the owner of the timeframe being changed; the caller passed the write gate.
     if actor.is_manager:
         if owner is not None and owner.pk != actor.pk:
             raise RuleViolation(
                 "A manager may only own his own timeframes: 'owner' must be yourself.",
             )
-        if current is not None and current.pk != actor.pk:
-            raise RuleViolation("Only the owner of a timeframe (or an admin) may change it.")
         return actor
     if actor.is_admin:
         chosen = owner or current
@@ -151,8 +160,8 @@ def timeframe_check(
 ) -> None:
     """Dry run of `timeframe_create` (`timeframe` None) or of a full `timeframe_update`: raise
     the `DomainError` the write would raise, change nothing. For forms (the Django admin)."""
-    if timeframe is not None and not timeframe_writable_by(user=actor, timeframe=timeframe):
-        raise RuleViolation("Only the owner of a timeframe (or an admin) may change it.")
+    if timeframe is not None:
+        timeframe_writable_check(actor=actor, timeframe=timeframe)
     _check_rules(
         owner=_resolve_owner(
             actor=actor, owner=owner, current=timeframe.owner if timeframe else None
@@ -235,8 +244,7 @@ def timeframe_update(
     previous activity when the timeframe moves to another one).
     """
     timeframe = Timeframe.objects.select_for_update().get(pk=timeframe.pk)
-    if not timeframe_writable_by(user=actor, timeframe=timeframe):
-        raise RuleViolation("Only the owner of a timeframe (or an admin) may change it.")
+    timeframe_writable_check(actor=actor, timeframe=timeframe)
     new_owner = _resolve_owner(
         actor=actor, owner=None if owner is UNSET else owner, current=timeframe.owner
     )
@@ -276,23 +284,26 @@ def timeframe_update(
 def timeframe_delete(*, actor: User, timeframe: Timeframe) -> None:
     """Delete a timeframe (owner or admin, else 403). Emits `timeframe-deleted` first, so the
     event is recorded while the row still exists, in the same transaction."""
-    if not timeframe_writable_by(user=actor, timeframe=timeframe):
-        raise RuleViolation("Only the owner of a timeframe (or an admin) may delete it.")
+    timeframe_writable_check(actor=actor, timeframe=timeframe)
     event_emit(TIMEFRAME_DELETED, activity_id=timeframe.activity_id, timeframe_id=timeframe.pk)
     timeframe.delete()
 
 
 @transaction.atomic
-def timeframes_cut_at_release(*, manager: User, device_id: int, at: datetime) -> None:
-    """The manager releases the device at `at` (SPEC §4): his timeframes on it that are running
-    (start < at < end) now end at `at`; those starting at or after `at` are deleted.
+def timeframes_cut_at_release(
+    *, manager: User, device_id: int, at: datetime, until: datetime = OPEN_END
+) -> None:
+    """The manager's ownership of the device no longer covers [at, until) — a release (SPEC §4)
+    ends it at `at` — so his timeframes on it that are running at `at` now end at `at`, and
+    those starting in [at, until) are deleted. (A timeframe lies inside one ownership period,
+    so none that starts before `at` reaches past `until`.)
 
-    Called by `devices.services.ownership_release` inside its transaction; each change emits its
-    event (`timeframe-updated` / `timeframe-deleted`) in that same transaction.
+    Runs inside the releasing transaction; each change emits its event (`timeframe-updated` /
+    `timeframe-deleted`) in that same transaction.
     """
     affected = (
         Timeframe.objects.select_for_update()
-        .filter(owner=manager, device_id=device_id, end_time__gt=at)
+        .filter(owner=manager, device_id=device_id, end_time__gt=at, start_time__lt=until)
         .order_by("start_time", "pk")
     )
     for timeframe in affected:
@@ -307,3 +318,36 @@ def timeframes_cut_at_release(*, manager: User, device_id: int, at: datetime) ->
             event_emit(
                 TIMEFRAME_UPDATED, activity_id=timeframe.activity_id, timeframe_id=timeframe.pk
             )
+
+
+def _deletions_announce(timeframes: QuerySet[Timeframe]) -> None:
+    for timeframe_id, activity_id in timeframes.order_by("pk").values_list("pk", "activity_id"):
+        event_emit(TIMEFRAME_DELETED, activity_id=activity_id, timeframe_id=timeframe_id)
+
+
+# --- reactions to the events of lower apps (registered in TimeframesConfig.ready) -------------
+
+
+def on_ownership_ended(event: DomainEvent) -> None:
+    """devices' "ownership-ended": cut the owner's timeframes the ownership no longer covers."""
+    timeframes_cut_at_release(
+        manager=User.objects.get(pk=event.user_id),
+        device_id=event.device_id,
+        at=event.start,
+        until=event.end,
+    )
+
+
+def on_activity_deleted(event: DomainEvent) -> None:
+    """activities' "activity-deleted": its timeframes go with it by FK cascade; announce each
+    one's deletion first (this reaction runs before any later app hears "activity-deleted")."""
+    _deletions_announce(Timeframe.objects.filter(activity_id=event.activity_id))
+
+
+def on_user_deleting(event: DomainEvent) -> None:
+    """users' "user-deleting": the user's timeframes go with him by FK cascade (SPEC §3);
+    announce each one's deletion first. An athlete's are those he wears; a manager's own ones
+    mostly went with his activities already (activities react first), what remains are those
+    in activities he no longer owns."""
+    user_id = event.user_id
+    _deletions_announce(Timeframe.objects.filter(Q(athlete_id=user_id) | Q(owner_id=user_id)))

@@ -1,6 +1,6 @@
-"""Django admin for users, profiles and grants (SPEC §10): who granted what to whom, when, and
-derived from what, readable without knowing the code. Writes on grants go through
-`users.services`, so the admin obeys the same rules as the API."""
+"""Django admin for users, profiles and athlete permissions (SPEC §10): who granted what to
+whom, when, and derived from what, readable without knowing the code. Writes on permissions and
+account deletions go through `users.services`, so the admin obeys the same rules as the API."""
 
 import base64
 
@@ -14,7 +14,13 @@ from django.utils.html import format_html
 
 from asi_api.errors import DomainError
 from users import services
-from users.models import AthleteProfile, Grant, ManagerProfile, Role, User
+from users.models import (
+    ATHLETE_PROFILE_FIELDS,
+    AthletePermission,
+    AthleteProfile,
+    ManagerProfile,
+    User,
+)
 from users.serializers import PICTURE_MAX_BYTES, ProfilePictureField
 
 
@@ -37,17 +43,10 @@ class AthleteProfileForm(forms.ModelForm):
 
     class Meta:
         model = AthleteProfile
+        # The picture is uploaded as a file (above), not edited as bytes.
         fields = [
             "user",
-            "first_name",
-            "last_name",
-            "gender",
-            "weight",
-            "height",
-            "birth_date",
-            "nationality",
-            "max_heart_rate",
-            "resting_heart_rate",
+            *(name for name in ATHLETE_PROFILE_FIELDS if name != "profile_picture"),
             "managed_by",
         ]
 
@@ -94,8 +93,8 @@ class AthleteProfileInline(admin.StackedInline):
         return _picture_preview(profile)
 
 
-class _GrantInline(admin.TabularInline):
-    model = Grant
+class _PermissionInline(admin.TabularInline):
+    model = AthletePermission
     extra = 0
     can_delete = False
     show_change_link = True
@@ -106,14 +105,14 @@ class _GrantInline(admin.TabularInline):
         return False
 
 
-class GrantsGivenInline(_GrantInline):
+class PermissionsGivenInline(_PermissionInline):
     fk_name = "athlete"
-    verbose_name_plural = "Grants given (as athlete)"
+    verbose_name_plural = "Permissions given (as athlete)"
 
 
-class GrantsReceivedInline(_GrantInline):
+class PermissionsReceivedInline(_PermissionInline):
     fk_name = "manager"
-    verbose_name_plural = "Grants received (as manager)"
+    verbose_name_plural = "Permissions received (as manager)"
 
 
 @admin.register(User)
@@ -146,10 +145,10 @@ class UserAdmin(DjangoUserAdmin):
     def get_inlines(self, request, obj):
         if obj is None:
             return []
-        if obj.role == Role.MANAGER:
-            return [ManagerProfileInline, GrantsReceivedInline]
-        if obj.role == Role.ATHLETE:
-            return [AthleteProfileInline, GrantsGivenInline]
+        if obj.is_manager:
+            return [ManagerProfileInline, PermissionsReceivedInline]
+        if obj.is_athlete:
+            return [AthleteProfileInline, PermissionsGivenInline]
         return []
 
     def save_model(self, request, obj, form, change) -> None:
@@ -158,14 +157,10 @@ class UserAdmin(DjangoUserAdmin):
         services.profile_ensure(user=obj)
 
     def delete_model(self, request, obj: User) -> None:
-        # Through the services: a manager's devices are released and his activities deleted
-        # with their events recorded; an athlete's timeframes announce their deletion.
-        if obj.is_manager:
-            services.manager_delete(actor=request.user, manager=obj)
-        elif obj.is_athlete:
-            services.athlete_delete(actor=request.user, athlete=obj)
-        else:
-            obj.delete()
+        # Through the service, like an account deletion: a manager's devices are released and
+        # his activities deleted with their events recorded; an athlete's timeframes announce
+        # their deletion.
+        services.user_delete(actor=request.user, user=obj)
 
     def delete_queryset(self, request, queryset: QuerySet[User]) -> None:
         for user in queryset:
@@ -202,7 +197,9 @@ class ActiveNowFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [("yes", "Active now"), ("future", "Not started yet"), ("past", "Ended")]
 
-    def queryset(self, request, queryset: QuerySet[Grant]) -> QuerySet[Grant]:
+    def queryset(
+        self, request, queryset: QuerySet[AthletePermission]
+    ) -> QuerySet[AthletePermission]:
         now = timezone.now()
         if self.value() == "yes":
             return queryset.filter(start_time__lte=now, expiration_time__gt=now)
@@ -220,26 +217,24 @@ class DerivedFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [("no", "Given by the athlete or an admin"), ("yes", "Shared under a SHARE grant")]
 
-    def queryset(self, request, queryset: QuerySet[Grant]) -> QuerySet[Grant]:
+    def queryset(
+        self, request, queryset: QuerySet[AthletePermission]
+    ) -> QuerySet[AthletePermission]:
         if self.value() in ("yes", "no"):
             return queryset.filter(derived_from__isnull=self.value() == "no")
         return queryset
 
 
-class GrantAdminForm(forms.ModelForm):
+class AthletePermissionAdminForm(forms.ModelForm):
     class Meta:
-        model = Grant
+        model = AthletePermission
         fields = ["athlete", "manager", "permission", "start_time", "expiration_time"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if "athlete" in self.fields:
-            self.fields["athlete"].queryset = User.objects.filter(
-                role=Role.ATHLETE, is_superuser=False
-            )
-            self.fields["manager"].queryset = User.objects.filter(
-                role=Role.MANAGER, is_superuser=False
-            )
+            self.fields["athlete"].queryset = User.objects.athletes()
+            self.fields["manager"].queryset = User.objects.managers()
 
     def clean(self):
         data = super().clean()
@@ -247,7 +242,7 @@ class GrantAdminForm(forms.ModelForm):
         if start and end:
             derived_from = self.instance.derived_from if self.instance.pk else None
             try:
-                services.grant_window_check(
+                services.permission_window_check(
                     start_time=start, expiration_time=end, derived_from=derived_from
                 )
             except DomainError as exc:
@@ -255,9 +250,9 @@ class GrantAdminForm(forms.ModelForm):
         return data
 
 
-@admin.register(Grant)
-class GrantAdmin(admin.ModelAdmin):
-    form = GrantAdminForm
+@admin.register(AthletePermission)
+class AthletePermissionAdmin(admin.ModelAdmin):
+    form = AthletePermissionAdminForm
     list_display = [
         "id",
         "athlete",
@@ -284,20 +279,20 @@ class GrantAdmin(admin.ModelAdmin):
         return self.readonly_fields
 
     @admin.display(boolean=True, description="active now")
-    def active_now(self, grant: Grant) -> bool:
+    def active_now(self, grant: AthletePermission) -> bool:
         return grant.start_time <= timezone.now() < grant.expiration_time
 
-    def save_model(self, request, obj: Grant, form, change: bool) -> None:
+    def save_model(self, request, obj: AthletePermission, form, change: bool) -> None:
         # Through the services: shrinking a SHARE grant clips the grants derived from it.
         if change:
-            services.grant_update(
+            services.permission_update(
                 actor=request.user,
                 grant=obj,
                 start_time=obj.start_time,
                 expiration_time=obj.expiration_time,
             )
         else:
-            created = services.grant_create(
+            created = services.permission_create(
                 actor=request.user,
                 athlete=obj.athlete,
                 manager=obj.manager,

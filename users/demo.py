@@ -6,8 +6,15 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
-from users.models import AthleteProfile, Grant, GrantKind, ManagerProfile, Role, User
-from users.services import athlete_create_managed, grant_create
+from users.models import (
+    AthletePermission,
+    AthleteProfile,
+    ManagerProfile,
+    PermissionKind,
+    Role,
+    User,
+)
+from users.services import athlete_create_managed, permission_create
 
 DEMO_PASSWORD = "demo-pass-2026"
 ADMIN = ("admin", "admin-pass-2026")
@@ -126,7 +133,7 @@ def _grants_load() -> list[str]:
     users = {u.username: u for u in User.objects.filter(role__in=[Role.MANAGER, Role.ATHLETE])}
     alice, bob, mallory = users["alice"], users["bob"], users["mallory"]
     carol, dave, erin = users["carol"], users["dave"], users["erin"]
-    Grant.objects.filter(athlete__in=[carol, dave, erin]).delete()
+    AthletePermission.objects.filter(athlete__in=[carol, dave, erin]).delete()
 
     now = timezone.now()
     year = (datetime(now.year, 1, 1, tzinfo=UTC), datetime(now.year + 1, 1, 1, tzinfo=UTC))
@@ -134,18 +141,25 @@ def _grants_load() -> list[str]:
     summer = (datetime(now.year, 6, 1, tzinfo=UTC), datetime(now.year, 9, 1, tzinfo=UTC))
     plan = [
         # (actor, athlete, manager, permission, window, story)
-        (carol, carol, alice, GrantKind.READ, year, "carol → alice READ, this year"),
-        (carol, carol, alice, GrantKind.WRITE, year, "carol → alice WRITE, this year"),
-        (dave, dave, alice, GrantKind.READ, year, "dave → alice READ, this year"),
-        (dave, dave, alice, GrantKind.WRITE, year, "dave → alice WRITE, this year"),
-        (carol, carol, bob, GrantKind.SHARE, year, "carol → bob SHARE, this year"),
-        (bob, carol, mallory, GrantKind.READ, summer, "bob shares READ on carol → mallory, summer"),
-        (erin, erin, bob, GrantKind.WRITE, year, "erin → bob WRITE only, this year"),
-        (dave, dave, bob, GrantKind.READ, last_year, "dave → bob READ, last year (expired)"),
+        (carol, carol, alice, PermissionKind.READ, year, "carol → alice READ, this year"),
+        (carol, carol, alice, PermissionKind.WRITE, year, "carol → alice WRITE, this year"),
+        (dave, dave, alice, PermissionKind.READ, year, "dave → alice READ, this year"),
+        (dave, dave, alice, PermissionKind.WRITE, year, "dave → alice WRITE, this year"),
+        (carol, carol, bob, PermissionKind.SHARE, year, "carol → bob SHARE, this year"),
+        (
+            bob,
+            carol,
+            mallory,
+            PermissionKind.READ,
+            summer,
+            "bob shares READ on carol → mallory, summer",
+        ),
+        (erin, erin, bob, PermissionKind.WRITE, year, "erin → bob WRITE only, this year"),
+        (dave, dave, bob, PermissionKind.READ, last_year, "dave → bob READ, last year (expired)"),
     ]
     lines = ["", "  Grants (athlete → manager):"]
     for actor, athlete, manager, permission, (start, end), story in plan:
-        grant_create(
+        permission_create(
             actor=actor,
             athlete=athlete,
             manager=manager,

@@ -10,7 +10,21 @@ class Role(models.TextChoices):
     ATHLETE = "ATHLETE", "Athlete"
 
 
-class AccountManager(UserManager):
+class UserQuerySet(models.QuerySet):
+    """`User.objects.athletes()`, `.managers()`: the one spelling of "has this role".
+
+    A superuser is an admin whatever his `role` column says (SPEC §3), so he is neither; these
+    match the `is_athlete` / `is_manager` properties of `User`.
+    """
+
+    def athletes(self) -> "UserQuerySet":
+        return self.filter(role=Role.ATHLETE, is_superuser=False)
+
+    def managers(self) -> "UserQuerySet":
+        return self.filter(role=Role.MANAGER, is_superuser=False)
+
+
+class UserObjects(UserManager.from_queryset(UserQuerySet)):
     def create_superuser(self, username, email=None, password=None, **extra_fields):
         # Superusers are admins (SPEC §3), whatever the caller passes.
         extra_fields["role"] = Role.ADMIN
@@ -27,7 +41,7 @@ class User(AbstractUser):
     role = models.CharField(max_length=8, choices=Role.choices, default=Role.ATHLETE)
     external_id = models.CharField(max_length=255, blank=True, default="", db_index=True)
 
-    objects = AccountManager()
+    objects = UserObjects()
 
     class Meta:
         permissions = [
@@ -51,6 +65,7 @@ class User(AbstractUser):
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN or self.is_superuser
 
+    # The same rules as `UserQuerySet.athletes()` / `.managers()`, for one row in memory.
     @property
     def is_manager(self) -> bool:
         return self.role == Role.MANAGER and not self.is_superuser
@@ -117,34 +132,35 @@ class AthleteProfile(models.Model):
         return f"{self.first_name} {self.last_name}".strip() or self.user.username
 
 
-class GrantKind(models.TextChoices):
+class PermissionKind(models.TextChoices):
     READ = "READ", "Read"
     WRITE = "WRITE", "Write"
     SHARE = "SHARE", "Share"
 
 
-class Grant(models.Model):
-    """An athlete's permission for a manager over the half-open window [start_time, expiration_time).
+class AthletePermission(models.Model):
+    """An athlete's permission for a manager over the half-open window [start_time, expiration_time)
+    (SPEC §3 "Permissions", the `/permissions/` URLs; not an OAuth grant).
 
-    A READ grant made by a manager holding SHARE records `derived_from`; it never reaches outside
-    that SHARE grant's window, and goes with it when the SHARE grant ends or is deleted.
+    A READ permission made by a manager holding SHARE records `derived_from`; it never reaches
+    outside that SHARE permission's window, and goes with it when the SHARE one ends or is deleted.
     """
 
     athlete = models.ForeignKey(
         User,
         on_delete=models.CASCADE,
-        related_name="grants_given",
-        help_text="The athlete whose data this grant opens.",
+        related_name="permissions_given",
+        help_text="The athlete whose data this permission opens.",
     )
     manager = models.ForeignKey(
         User,
         on_delete=models.CASCADE,
-        related_name="grants_received",
+        related_name="permissions_received",
         help_text="The manager who receives the permission.",
     )
     permission = models.CharField(
         max_length=5,
-        choices=GrantKind.choices,
+        choices=PermissionKind.choices,
         help_text="READ: read timeframes and computed data. WRITE: create and update "
         "timeframes. SHARE: grant READ to other managers (does not imply READ).",
     )
@@ -157,31 +173,32 @@ class Grant(models.Model):
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
-        related_name="grants_made",
-        help_text="Who created the grant: the athlete, an admin, or the manager holding SHARE.",
+        related_name="permissions_granted",
+        help_text="Who granted the permission: the athlete, an admin, or the manager holding SHARE.",
     )
     derived_from = models.ForeignKey(
         "self",
         null=True,
         blank=True,
         on_delete=models.CASCADE,
-        related_name="derived_grants",
-        help_text="The SHARE grant this READ grant was made under; it never outlives it.",
+        related_name="derived_permissions",
+        help_text="The SHARE permission this READ permission was granted under; it never "
+        "outlives it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        verbose_name = "permission grant"
+        verbose_name = "athlete permission"
         constraints = [
             models.CheckConstraint(
                 condition=Q(expiration_time__gt=F("start_time")),
-                name="grant_window_not_empty",
+                name="permission_window_not_empty",
             ),
         ]
         indexes = [
             models.Index(
                 fields=["manager", "athlete", "permission", "start_time", "expiration_time"],
-                name="grant_lookup_idx",
+                name="permission_lookup_idx",
             ),
         ]
 

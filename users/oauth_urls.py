@@ -1,7 +1,6 @@
 """SPEC §2 URLs. Only the flows the API offers are exposed (no device flow, no OIDC)."""
 
 from django.urls import path
-from oauth2_provider import views
 
 from users import oauth
 
@@ -9,10 +8,10 @@ app_name = "oauth2_provider"
 
 urlpatterns = [
     path("authorize/", oauth.AuthorizationView.as_view(), name="authorize"),
-    path("token/", views.TokenView.as_view(), name="token"),
+    path("token/", oauth.TokenView.as_view(), name="token"),
     # DOT names it revoke_token/; the API's documented URL is revoke-token/.
-    path("revoke-token/", views.RevokeTokenView.as_view(), name="revoke-token"),
-    path("introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
+    path("revoke-token/", oauth.RevokeTokenView.as_view(), name="revoke-token"),
+    path("introspect/", oauth.IntrospectTokenView.as_view(), name="introspect"),
     path(
         "authorized-tokens/",
         oauth.AuthorizedApplicationsView.as_view(),

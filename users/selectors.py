@@ -12,14 +12,14 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from users.models import Grant, GrantKind, Role, User
+from users.models import AthletePermission, PermissionKind, User
 
 
-def grants_covering(
+def permissions_covering(
     *, manager: User, athlete_id: int, permission: str, start: datetime, end: datetime
-) -> QuerySet[Grant]:
+) -> QuerySet[AthletePermission]:
     """Grants of `permission` from athlete to manager that cover the whole window [start, end)."""
-    return Grant.objects.filter(
+    return AthletePermission.objects.filter(
         manager=manager,
         athlete_id=athlete_id,
         permission=permission,
@@ -28,10 +28,10 @@ def grants_covering(
     )
 
 
-def grants_active_q(at: datetime | None = None, *, prefix: str = "") -> Q:
+def permissions_active_q(at: datetime | None = None, *, prefix: str = "") -> Q:
     """A filter for grants active at `at` (default: now): start_time ≤ at < expiration_time.
 
-    `prefix` reaches grants through a relation, e.g. `prefix="grants_given__"` on users.
+    `prefix` reaches grants through a relation, e.g. `prefix="permissions_given__"` on users.
     """
     at = at or timezone.now()
     return Q(**{f"{prefix}start_time__lte": at, f"{prefix}expiration_time__gt": at})
@@ -42,29 +42,38 @@ def manager_manages(*, manager: User, athlete_id: int) -> bool:
     return User.objects.filter(pk=athlete_id, athlete_profile__managed_by=manager).exists()
 
 
-def manager_can_read(*, manager: User, athlete_id: int, start: datetime, end: datetime) -> bool:
-    """Manager M holds READ over the whole window [start, end) of the athlete, or manages him.
+def manager_holds(
+    *, manager: User, athlete_id: int, permission: str, start: datetime, end: datetime
+) -> bool:
+    """Manager M holds READ (or WRITE) over the whole window [start, end) of the athlete, or
+    manages him (which counts as both, for all time).
 
-    One READ grant must cover the whole window: two adjacent grants do not add up (SPEC §3).
+    One permission must cover the whole window: two adjacent ones do not add up (SPEC §3).
+    WRITE does not imply READ, nor READ WRITE; SHARE implies neither.
     """
     return (
         manager_manages(manager=manager, athlete_id=athlete_id)
-        or grants_covering(
-            manager=manager, athlete_id=athlete_id, permission=GrantKind.READ, start=start, end=end
+        or permissions_covering(
+            manager=manager, athlete_id=athlete_id, permission=permission, start=start, end=end
         ).exists()
     )
 
 
-def manager_can_write(*, manager: User, athlete_id: int, start: datetime, end: datetime) -> bool:
-    """Manager M holds WRITE over the whole window [start, end) of the athlete, or manages him.
+def manager_can_read(*, manager: User, athlete_id: int, start: datetime, end: datetime) -> bool:
+    """`manager_holds` READ over [start, end)."""
+    return manager_holds(
+        manager=manager, athlete_id=athlete_id, permission=PermissionKind.READ, start=start, end=end
+    )
 
-    WRITE does not imply READ, nor READ WRITE; one WRITE grant must cover the whole window.
-    """
-    return (
-        manager_manages(manager=manager, athlete_id=athlete_id)
-        or grants_covering(
-            manager=manager, athlete_id=athlete_id, permission=GrantKind.WRITE, start=start, end=end
-        ).exists()
+
+def manager_can_write(*, manager: User, athlete_id: int, start: datetime, end: datetime) -> bool:
+    """`manager_holds` WRITE over [start, end)."""
+    return manager_holds(
+        manager=manager,
+        athlete_id=athlete_id,
+        permission=PermissionKind.WRITE,
+        start=start,
+        end=end,
     )
 
 
@@ -73,17 +82,17 @@ def manager_can_read_at(*, manager: User, athlete_id: int, at: datetime) -> bool
     him. Live streaming asks this with `at` = now (SPEC §3: READ covering *now*)."""
     return (
         manager_manages(manager=manager, athlete_id=athlete_id)
-        or Grant.objects.filter(
-            grants_active_q(at),
+        or AthletePermission.objects.filter(
+            permissions_active_q(at),
             manager=manager,
             athlete_id=athlete_id,
-            permission=GrantKind.READ,
+            permission=PermissionKind.READ,
         ).exists()
     )
 
 
 def _covering_q(manager: User, permission: str, *, athlete: str, start: str, end: str) -> Q:
-    covering = Grant.objects.filter(
+    covering = AthletePermission.objects.filter(
         manager=manager,
         athlete=OuterRef(athlete),
         permission=permission,
@@ -104,7 +113,7 @@ def read_covering_q(
     subquery, no join fan-out, so it composes with pagination and `select_related` at a
     constant query count.
     """
-    return _covering_q(manager, GrantKind.READ, athlete=athlete, start=start, end=end)
+    return _covering_q(manager, PermissionKind.READ, athlete=athlete, start=start, end=end)
 
 
 def write_covering_q(
@@ -112,7 +121,7 @@ def write_covering_q(
 ) -> Q:
     """Like `read_covering_q`, for WRITE: rows whose whole window one WRITE grant covers, or
     whose athlete the manager manages."""
-    return _covering_q(manager, GrantKind.WRITE, athlete=athlete, start=start, end=end)
+    return _covering_q(manager, PermissionKind.WRITE, athlete=athlete, start=start, end=end)
 
 
 def athletes_visible_to(user: User) -> QuerySet[User]:
@@ -122,15 +131,15 @@ def athletes_visible_to(user: User) -> QuerySet[User]:
     or SHARE) active now, and the athletes he manages. Athlete: himself. Anyone else: none.
     Each athlete appears once (EXISTS, not a join), so the queryset pages and counts correctly.
     """
-    athletes = User.objects.filter(role=Role.ATHLETE, is_superuser=False).select_related(
-        "athlete_profile"
-    )
+    athletes = User.objects.athletes().select_related("athlete_profile")
     if not user.is_authenticated:
         return athletes.none()
     if user.is_admin:
         return athletes
     if user.is_manager:
-        active = Grant.objects.filter(grants_active_q(), manager=user, athlete=OuterRef("pk"))
+        active = AthletePermission.objects.filter(
+            permissions_active_q(), manager=user, athlete=OuterRef("pk")
+        )
         return athletes.filter(Q(Exists(active)) | Q(athlete_profile__managed_by=user))
     if user.is_athlete:
         return athletes.filter(pk=user.pk)
@@ -147,10 +156,10 @@ def athletes_grantable_by(user: User) -> QuerySet[User]:
     visible = athletes_visible_to(user)
     if not user.is_authenticated or user.is_admin or user.is_athlete:
         return visible
-    related = Grant.objects.filter(Q(manager=user) | Q(granted_by=user), athlete=OuterRef("pk"))
-    return User.objects.filter(role=Role.ATHLETE, is_superuser=False).filter(
-        Q(pk__in=visible.values("pk")) | Q(Exists(related))
+    related = AthletePermission.objects.filter(
+        Q(manager=user) | Q(granted_by=user), athlete=OuterRef("pk")
     )
+    return User.objects.athletes().filter(Q(pk__in=visible.values("pk")) | Q(Exists(related)))
 
 
 def managers_visible_to(user: User) -> QuerySet[User]:
@@ -160,9 +169,7 @@ def managers_visible_to(user: User) -> QuerySet[User]:
     (any grant, past, present or future). Looking a manager up by exact username is open to
     everyone authenticated, with a reduced representation: see `managers_by_username`.
     """
-    managers = User.objects.filter(role=Role.MANAGER, is_superuser=False).select_related(
-        "manager_profile"
-    )
+    managers = User.objects.managers().select_related("manager_profile")
     if not user.is_authenticated:
         return managers.none()
     if user.is_admin:
@@ -170,7 +177,7 @@ def managers_visible_to(user: User) -> QuerySet[User]:
     if user.is_manager:
         return managers.filter(pk=user.pk)
     if user.is_athlete:
-        granted = Grant.objects.filter(athlete=user, manager=OuterRef("pk"))
+        granted = AthletePermission.objects.filter(athlete=user, manager=OuterRef("pk"))
         return managers.filter(Exists(granted))
     return managers.none()
 
@@ -178,56 +185,42 @@ def managers_visible_to(user: User) -> QuerySet[User]:
 def managers_by_username(username: str) -> QuerySet[User]:
     """The manager named exactly `username` (none or one): anyone authenticated may find him,
     so an athlete can learn the id to grant to."""
-    return User.objects.filter(
-        role=Role.MANAGER, is_superuser=False, username=username
-    ).select_related("manager_profile")
+    return User.objects.managers().filter(username=username).select_related("manager_profile")
 
 
-def grants_visible_to(user: User) -> QuerySet[Grant]:
+def permissions_visible_to(user: User) -> QuerySet[AthletePermission]:
     """Grants `user` is party to (SPEC §3 `GET /permissions/`).
 
     Admin: all. Athlete: the grants he gave. Manager: the grants he received, those he made
     (READ shared under his SHARE) and those derived from his SHARE grants (he may revoke them).
     """
-    grants = Grant.objects.all()
+    permissions = AthletePermission.objects.all()
     if not user.is_authenticated:
-        return grants.none()
+        return permissions.none()
     if user.is_admin:
-        return grants
+        return permissions
     if user.is_athlete:
-        return grants.filter(athlete=user)
+        return permissions.filter(athlete=user)
     if user.is_manager:
-        return grants.filter(Q(manager=user) | Q(granted_by=user) | Q(derived_from__manager=user))
-    return grants.none()
+        return permissions.filter(
+            Q(manager=user) | Q(granted_by=user) | Q(derived_from__manager=user)
+        )
+    return permissions.none()
 
 
-def share_grant_covering(
+def share_permission_covering(
     *, manager: User, athlete_id: int, start: datetime, end: datetime
-) -> Grant | None:
+) -> AthletePermission | None:
     """The SHARE grant of `manager` on the athlete covering [start, end), if any (the one
     lasting longest when several do): the grant a READ shared over that window derives from."""
     return (
-        grants_covering(
-            manager=manager, athlete_id=athlete_id, permission=GrantKind.SHARE, start=start, end=end
+        permissions_covering(
+            manager=manager,
+            athlete_id=athlete_id,
+            permission=PermissionKind.SHARE,
+            start=start,
+            end=end,
         )
         .order_by("-expiration_time", "pk")
         .first()
     )
-
-
-def user_editable_by(*, actor: User, user: User) -> bool:
-    """`actor` may change `user`'s account and profile: himself, an admin, or the manager who
-    manages that (managed) athlete (SPEC §3)."""
-    if actor.is_admin or actor.pk == user.pk:
-        return True
-    return actor.is_manager and manager_manages(manager=actor, athlete_id=user.pk)
-
-
-def grant_revocable_by(*, actor: User, grant: Grant) -> bool:
-    """`actor` may change or delete `grant`: the athlete who gave it, an admin, or — for a READ
-    derived from a SHARE grant — the manager holding that SHARE grant (the sharer)."""
-    if actor.is_admin or actor.pk == grant.athlete_id:
-        return True
-    if grant.derived_from_id is None:
-        return False
-    return Grant.objects.filter(pk=grant.derived_from_id, manager_id=actor.pk).exists()

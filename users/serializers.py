@@ -19,10 +19,10 @@ from rest_framework import serializers
 from users.models import (
     ATHLETE_PROFILE_FIELDS,
     MANAGER_PROFILE_FIELDS,
+    AthletePermission,
     AthleteProfile,
-    Grant,
-    GrantKind,
     ManagerProfile,
+    PermissionKind,
     User,
 )
 
@@ -276,12 +276,12 @@ class PasswordChangeSerializer(serializers.Serializer):
     new_password = serializers.CharField(trim_whitespace=False, max_length=128)
 
 
-class GrantSerializer(serializers.ModelSerializer):
+class PermissionSerializer(serializers.ModelSerializer):
     """A grant: `{"id", "athlete", "manager", "permission", "start_time", "expiration_time",
     "granted_by", "derived_from"}` (`derived_from`: the SHARE grant's id, or null)."""
 
     class Meta:
-        model = Grant
+        model = AthletePermission
         fields = [
             "id",
             "athlete",
@@ -295,13 +295,13 @@ class GrantSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class GrantCreateSerializer(serializers.Serializer):
-    permission = serializers.ChoiceField(choices=GrantKind.choices)
+class PermissionCreateSerializer(serializers.Serializer):
+    permission = serializers.ChoiceField(choices=PermissionKind.choices)
     start_time = serializers.DateTimeField()
     expiration_time = serializers.DateTimeField()
 
 
-class GrantUpdateSerializer(serializers.Serializer):
+class PermissionUpdateSerializer(serializers.Serializer):
     start_time = serializers.DateTimeField(required=False)
     expiration_time = serializers.DateTimeField(required=False)
 

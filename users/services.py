@@ -1,4 +1,4 @@
-"""Writes on users, profiles and grants (SPEC §3). Each function is one transaction.
+"""Writes on users, profiles and athlete permissions ("grants", SPEC §3). Each function is one transaction.
 
 Callers (views, admin, demo data, tests) validate the *shape* of input; the rules — who may do
 what, password strength, unique usernames, grant windows — are checked here, so every way in
@@ -8,7 +8,7 @@ what, password strength, unique usernames, grant windows — are checked here, s
 import logging
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
@@ -17,17 +17,19 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from asi_api.errors import DomainError, NotFound, RuleViolation, api_datetime
+from asi_api.events import event_emit
+from users.events import USER_DELETING
 from users.models import (
     ATHLETE_PROFILE_FIELDS,
     MANAGER_PROFILE_FIELDS,
+    AthletePermission,
     AthleteProfile,
-    Grant,
-    GrantKind,
     ManagerProfile,
+    PermissionKind,
     Role,
     User,
 )
-from users.selectors import grant_revocable_by, share_grant_covering, user_editable_by
+from users.selectors import manager_manages, share_permission_covering
 
 logger = logging.getLogger(__name__)
 
@@ -53,22 +55,42 @@ def _username_check(username: str, *, exclude_pk: int | None = None) -> None:
 def _user_create(
     *, username: str, email: str, password: str | None, external_id: str, role: str
 ) -> tuple[User, str | None]:
-    """Create the user row; returns it and the generated password (None if one was given)."""
+    """Create the user row; returns it and the generated password (None if one was given).
+
+    `password=""` makes an account that cannot log in (a managed athlete).
+    """
     _username_check(username)
     user = User(username=username, email=email, external_id=external_id, role=role)
     generated = None
-    if password is None:
-        # 16 random URL-safe characters: passes every configured validator.
-        generated = password = secrets.token_urlsafe(12)
-    _password_check(password, user)
-    user.set_password(password)
+    if password == "":
+        user.set_unusable_password()
+    else:
+        if password is None:
+            # 16 random URL-safe characters: passes every configured validator.
+            generated = password = secrets.token_urlsafe(12)
+        _password_check(password, user)
+        user.set_password(password)
+    _user_save(user)
+    return user, generated
+
+
+def _user_save(user: User) -> None:
     try:
         # A savepoint, so a lost race on the username leaves the outer transaction usable.
         with transaction.atomic():
             user.save()
     except IntegrityError:
         raise DomainError("A user with that username already exists.", field="username") from None
-    return user, generated
+
+
+def _profile_create(user: User, profile: dict[str, Any] | None, **fields: Any) -> None:
+    """The profile of `user`'s role, from the allowed keys of `profile` (SPEC §3)."""
+    if user.is_manager:
+        ManagerProfile.objects.create(user=user, **_only(profile, MANAGER_PROFILE_FIELDS), **fields)
+    else:
+        profile = _only(profile, ATHLETE_PROFILE_FIELDS)
+        _heart_rates_check(profile)
+        AthleteProfile.objects.create(user=user, **profile, **fields)
 
 
 def _credentials_mail_on_commit(user: User, password: str) -> None:
@@ -84,54 +106,32 @@ def _credentials_mail_on_commit(user: User, password: str) -> None:
     transaction.on_commit(lambda: send_mail(subject, body, None, [recipient]))
 
 
-def manager_register(
+def user_register(
     *,
+    role: str,
     username: str,
     email: str,
     password: str | None = None,
     external_id: str = "",
     profile: dict[str, Any] | None = None,
 ) -> User:
-    """Open registration of a manager (SPEC §3). Without `password`, one is generated and
-    e-mailed after commit. Raises DomainError on a taken username or a weak password."""
+    """Open registration of a manager or an athlete (`role`, SPEC §3), with his role's profile.
+    Without `password`, one is generated and e-mailed after commit. Raises DomainError on a
+    taken username, a weak password or an inconsistent profile."""
+    if role not in (Role.MANAGER, Role.ATHLETE):
+        raise DomainError("Only managers and athletes register.", field="role")
     with transaction.atomic():
         user, generated = _user_create(
             username=username,
             email=email,
             password=password,
             external_id=external_id,
-            role=Role.MANAGER,
+            role=role,
         )
-        ManagerProfile.objects.create(user=user, **_only(profile, MANAGER_PROFILE_FIELDS))
+        _profile_create(user, profile)
         if generated:
             _credentials_mail_on_commit(user, generated)
-    logger.info("manager %s registered", user.pk)
-    return user
-
-
-def athlete_register(
-    *,
-    username: str,
-    email: str,
-    password: str | None = None,
-    external_id: str = "",
-    profile: dict[str, Any] | None = None,
-) -> User:
-    """Open registration of an athlete (SPEC §3); same rules as `manager_register`."""
-    with transaction.atomic():
-        user, generated = _user_create(
-            username=username,
-            email=email,
-            password=password,
-            external_id=external_id,
-            role=Role.ATHLETE,
-        )
-        profile = _only(profile, ATHLETE_PROFILE_FIELDS)
-        _heart_rates_check(profile)
-        AthleteProfile.objects.create(user=user, **profile)
-        if generated:
-            _credentials_mail_on_commit(user, generated)
-    logger.info("athlete %s registered", user.pk)
+    logger.info("%s %s registered", role.lower(), user.pk)
     return user
 
 
@@ -150,29 +150,35 @@ def athlete_create_managed(
     if not manager.is_manager or not manager.has_perm(MANAGE_PERMISSION):
         raise RuleViolation("Only managers with 'can_create_managed_athletes' may do this.")
     with transaction.atomic():
-        _username_check(username)
-        user = User(username=username, email="", external_id=external_id, role=Role.ATHLETE)
-        user.set_unusable_password()
-        try:
-            with transaction.atomic():
-                user.save()
-        except IntegrityError:
-            raise DomainError(
-                "A user with that username already exists.", field="username"
-            ) from None
-        profile = _only(profile, ATHLETE_PROFILE_FIELDS)
-        _heart_rates_check(profile)
-        AthleteProfile.objects.create(user=user, managed_by=manager, **profile)
+        user, _ = _user_create(
+            username=username, email="", password="", external_id=external_id, role=Role.ATHLETE
+        )
+        _profile_create(user, profile, managed_by=manager)
     logger.info("managed athlete %s created by manager %s", user.pk, manager.pk)
     return user
 
 
 def profile_ensure(*, user: User) -> None:
     """Give `user` the (empty) profile of his role if he has none, e.g. one added in the admin."""
-    if user.role == Role.MANAGER and not user.is_superuser:
+    if user.is_manager:
         ManagerProfile.objects.get_or_create(user=user)
-    elif user.role == Role.ATHLETE and not user.is_superuser:
+    elif user.is_athlete:
         AthleteProfile.objects.get_or_create(user=user)
+
+
+def user_writable_check(*, actor: User, user: User) -> None:
+    """The one gate for changing a user's account and profile (SPEC §3): the user himself, an
+    admin, or the manager who manages that (managed) athlete; anyone else who can see him: 403.
+
+    Views call it before reading the request body, `user_update` again inside.
+    """
+    if actor.is_admin or actor.pk == user.pk:
+        return
+    if actor.is_manager and manager_manages(manager=actor, athlete_id=user.pk):
+        return
+    if user.is_athlete:
+        raise RuleViolation("Only the athlete, his managing manager or an admin may change him.")
+    raise RuleViolation("Only the user himself or an admin may change him.")
 
 
 def user_update(
@@ -189,8 +195,7 @@ def user_update(
     Allowed to the user himself, admins, and the managing manager of a managed athlete.
     Managed athletes have no e-mail.
     """
-    if not user_editable_by(actor=actor, user=user):
-        raise RuleViolation("You may not change this user.")
+    user_writable_check(actor=actor, user=user)
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         if username is not None and username != user.username:
@@ -202,13 +207,7 @@ def user_update(
             user.email = email
         if external_id is not None:
             user.external_id = external_id
-        try:
-            with transaction.atomic():
-                user.save()
-        except IntegrityError:
-            raise DomainError(
-                "A user with that username already exists.", field="username"
-            ) from None
+        _user_save(user)
         if profile:
             _profile_update(user, profile)
     # Fresh, with the profile joined, so the caller serializes what is stored.
@@ -251,76 +250,59 @@ def password_change(*, user: User, old_password: str, new_password: str) -> None
     logger.info("user %s changed his password", user.pk)
 
 
-def athlete_delete(*, actor: User, athlete: User) -> None:
-    """Delete an athlete account (the athlete himself or an admin).
+def user_delete(*, actor: User, user: User) -> None:
+    """Delete an account (the user himself or an admin), with what goes with it (SPEC §3).
 
-    His timeframes announce their deletion first ("timeframe-deleted", so the activities'
-    webhooks hear of it in this transaction), then the user row goes and takes by FK cascade
-    his profile, his grants (with the READ grants derived from SHARE grants he gave) and his
-    timeframes with their computed data. Samples stay with the device.
+    In one transaction: the user row is locked, "user-deleting" is announced while it still
+    exists, and the apps above react in it (devices: his devices are released, cutting their
+    timeframes; activities: his activities are deleted, announcing their timeframes; timeframes:
+    his timeframes as an athlete announce their deletion). Then the row goes and takes by FK
+    cascade his profile and his permissions, given, received and derived from his SHARE ones.
+    Athletes he managed stay, unmanaged; samples stay with the device.
     """
-    # Imported here: timeframes imports users, not the other way round.
-    from asi_api.events import TIMEFRAME_DELETED, event_emit
-    from timeframes.models import Timeframe
-
-    if not (actor.is_admin or actor.pk == athlete.pk):
-        raise RuleViolation("Only the athlete himself or an admin may delete this athlete.")
+    if not (actor.is_admin or actor.pk == user.pk):
+        role = user.role.lower()
+        raise RuleViolation(f"Only the {role} himself or an admin may delete this {role}.")
     with transaction.atomic():
-        athlete = User.objects.select_for_update().get(pk=athlete.pk)
-        timeframes = Timeframe.objects.filter(athlete=athlete).order_by("pk")
-        for timeframe_id, activity_id in timeframes.values_list("pk", "activity_id"):
-            event_emit(TIMEFRAME_DELETED, activity_id=activity_id, timeframe_id=timeframe_id)
-        athlete_id = athlete.pk
-        athlete.delete()
-    logger.info("athlete %s deleted by user %s", athlete_id, actor.pk)
-
-
-def manager_delete(*, actor: User, manager: User) -> None:
-    """Delete a manager account (the manager himself or an admin).
-
-    In one transaction: his devices are released (their running timeframes cut), his
-    activities deleted through the activities service (their events recorded before they go,
-    with their timeframes and webhooks), then the user row, which takes his grants, received
-    and derived from his SHARE grants, by FK cascade. Athletes he managed stay, unmanaged
-    (only an admin can reach them then).
-    """
-    # Imported here: devices and activities import users, not the other way round.
-    from activities.services import activities_delete_owned
-    from devices.services import ownerships_release_all
-
-    if not (actor.is_admin or actor.pk == manager.pk):
-        raise RuleViolation("Only the manager himself or an admin may delete this manager.")
-    with transaction.atomic():
-        manager = User.objects.select_for_update().get(pk=manager.pk)
-        released = ownerships_release_all(manager=manager)
-        deleted = activities_delete_owned(owner=manager)
-        manager_id = manager.pk
-        manager.delete()
-    logger.info(
-        "manager %s deleted by user %s (%d devices released, %d activities deleted)",
-        manager_id,
-        actor.pk,
-        released,
-        deleted,
-    )
+        user = User.objects.select_for_update().get(pk=user.pk)
+        event_emit(USER_DELETING, user_id=user.pk)
+        user_id, role = user.pk, user.role
+        user.delete()
+    logger.info("user %s (%s) deleted by user %s", user_id, role.lower(), actor.pk)
 
 
 def account_delete(*, user: User) -> None:
-    """The caller deletes his own account, with what goes with it for his role."""
-    if user.is_manager:
-        manager_delete(actor=user, manager=user)
-    elif user.is_athlete:
-        athlete_delete(actor=user, athlete=user)
-    else:
-        with transaction.atomic():
-            user.delete()
+    """The caller deletes his own account (`user_delete` by himself)."""
+    user_delete(actor=user, user=user)
 
 
 # --- grants ---------------------------------------------------------------------------------
 
 
-def grant_window_check(
-    *, start_time: datetime, expiration_time: datetime, derived_from: Grant | None = None
+def permission_writable_check(
+    *, actor: User, grant: AthletePermission, change: Literal["change", "delete"] = "change"
+) -> None:
+    """The one gate for changing or deleting a permission (SPEC §3): the athlete who gave it, an
+    admin, or — for a READ derived from a SHARE permission — the manager holding that SHARE
+    permission (the sharer). Anyone else who can see it: 403 naming the `change` refused.
+
+    Views call it before reading the request body, `permission_update/delete` again inside.
+    """
+    if actor.is_admin or actor.pk == grant.athlete_id:
+        return
+    if (
+        grant.derived_from_id is not None
+        and AthletePermission.objects.filter(pk=grant.derived_from_id, manager=actor).exists()
+    ):
+        return
+    raise RuleViolation(f"Only the athlete, an admin or the sharer may {change} this grant.")
+
+
+def permission_window_check(
+    *,
+    start_time: datetime,
+    expiration_time: datetime,
+    derived_from: AthletePermission | None = None,
 ) -> None:
     """The window is non-empty and, for a derived READ, inside its SHARE grant's window."""
     if expiration_time <= start_time:
@@ -338,7 +320,7 @@ def grant_window_check(
         )
 
 
-def grant_create(
+def permission_create(
     *,
     actor: User,
     athlete: User,
@@ -346,7 +328,7 @@ def grant_create(
     permission: str,
     start_time: datetime,
     expiration_time: datetime,
-) -> Grant:
+) -> AthletePermission:
     """Athlete `athlete` grants `permission` to `manager` over [start_time, expiration_time).
 
     The athlete himself or an admin may grant anything. A manager holding SHARE on the athlete
@@ -357,26 +339,26 @@ def grant_create(
         raise NotFound(f"No athlete with id {athlete.pk}.")
     if not manager.is_manager:
         raise NotFound(f"No manager with id {manager.pk}.")
-    if permission not in GrantKind.values:
+    if permission not in PermissionKind.values:
         raise DomainError(f'"{permission}" is not a valid choice.', field="permission")
-    grant_window_check(start_time=start_time, expiration_time=expiration_time)
+    permission_window_check(start_time=start_time, expiration_time=expiration_time)
     with transaction.atomic():
         derived_from = None
         if not (actor.is_admin or actor.pk == athlete.pk):
             if not actor.is_manager:
                 raise RuleViolation("Only the athlete or an admin may grant permissions.")
-            holds_share = Grant.objects.filter(
-                manager=actor, athlete=athlete, permission=GrantKind.SHARE
+            holds_share = AthletePermission.objects.filter(
+                manager=actor, athlete=athlete, permission=PermissionKind.SHARE
             ).exists()
             if not holds_share:
                 raise RuleViolation(
                     "Only the athlete, an admin or a manager holding SHARE may grant permissions."
                 )
-            if permission != GrantKind.READ:
+            if permission != PermissionKind.READ:
                 raise RuleViolation("A manager holding SHARE may grant READ only.")
             if manager.pk == actor.pk:
                 raise RuleViolation("SHARE does not imply READ: you cannot grant READ to yourself.")
-            derived_from = share_grant_covering(
+            derived_from = share_permission_covering(
                 manager=actor, athlete_id=athlete.pk, start=start_time, end=expiration_time
             )
             if derived_from is None:
@@ -386,11 +368,11 @@ def grant_create(
                 )
             # Lock the SHARE grant and re-check on the locked row: a concurrent shrink of it
             # must either see this grant (and clip it) or be seen by this check.
-            derived_from = Grant.objects.select_for_update().get(pk=derived_from.pk)
-            grant_window_check(
+            derived_from = AthletePermission.objects.select_for_update().get(pk=derived_from.pk)
+            permission_window_check(
                 start_time=start_time, expiration_time=expiration_time, derived_from=derived_from
             )
-        grant = Grant.objects.create(
+        grant = AthletePermission.objects.create(
             athlete=athlete,
             manager=manager,
             permission=permission,
@@ -410,38 +392,39 @@ def grant_create(
     return grant
 
 
-def grant_update(
+def permission_update(
     *,
     actor: User,
-    grant: Grant,
+    grant: AthletePermission,
     start_time: datetime | None = None,
     expiration_time: datetime | None = None,
-) -> Grant:
+) -> AthletePermission:
     """Change a grant's window (e.g. end it now: access to the past stays).
 
     By the athlete, an admin, or — for a derived READ — the manager whose SHARE it derives
     from. A derived grant stays inside its SHARE window (400 otherwise). Shrinking a SHARE grant
     clips the grants derived from it to the new window and deletes those left empty.
     """
-    if not grant_revocable_by(actor=actor, grant=grant):
-        raise RuleViolation("Only the athlete, an admin or the sharer may change this grant.")
+    permission_writable_check(actor=actor, grant=grant)
     with transaction.atomic():
-        grant = Grant.objects.select_for_update().get(pk=grant.pk)
+        grant = AthletePermission.objects.select_for_update().get(pk=grant.pk)
         start = start_time or grant.start_time
         end = expiration_time or grant.expiration_time
         derived_from = None
         if grant.derived_from_id:
-            derived_from = Grant.objects.select_for_update().get(pk=grant.derived_from_id)
-        grant_window_check(start_time=start, expiration_time=end, derived_from=derived_from)
+            derived_from = AthletePermission.objects.select_for_update().get(
+                pk=grant.derived_from_id
+            )
+        permission_window_check(start_time=start, expiration_time=end, derived_from=derived_from)
         grant.start_time, grant.expiration_time = start, end
         grant.save(update_fields=["start_time", "expiration_time"])
-        if grant.permission == GrantKind.SHARE:
+        if grant.permission == PermissionKind.SHARE:
             _derived_clip(grant)
     return grant
 
 
-def _derived_clip(share: Grant) -> None:
-    derived = Grant.objects.filter(derived_from=share)
+def _derived_clip(share: AthletePermission) -> None:
+    derived = AthletePermission.objects.filter(derived_from=share)
     # Grants wholly outside the new window would become empty: they go (the CHECK constraint
     # forbids an empty window, so delete them before clipping the rest).
     derived.filter(
@@ -453,11 +436,10 @@ def _derived_clip(share: Grant) -> None:
     derived.filter(start_time__lt=share.start_time).update(start_time=share.start_time)
 
 
-def grant_delete(*, actor: User, grant: Grant) -> None:
+def permission_delete(*, actor: User, grant: AthletePermission) -> None:
     """Remove a grant entirely (access to the past goes too); grants derived from it go with
     it. By the athlete, an admin, or the sharer for a derived READ."""
-    if not grant_revocable_by(actor=actor, grant=grant):
-        raise RuleViolation("Only the athlete, an admin or the sharer may delete this grant.")
+    permission_writable_check(actor=actor, grant=grant, change="delete")
     with transaction.atomic():
         grant_id = grant.pk
         grant.delete()

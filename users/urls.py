@@ -6,11 +6,11 @@ from users import views
 router = SimpleRouter(trailing_slash=True)
 router.register("athletes", views.AthleteViewSet, basename="athlete")
 router.register("managers", views.ManagerViewSet, basename="manager")
-router.register("permissions", views.GrantViewSet, basename="grant")
+router.register("permissions", views.PermissionViewSet, basename="permission")
 router.register(
     r"athletes/(?P<athlete_id>[0-9]+)/managers/(?P<manager_id>[0-9]+)/permissions",
-    views.AthleteManagerGrantViewSet,
-    basename="athlete-manager-grant",
+    views.AthleteManagerPermissionViewSet,
+    basename="athlete-manager-permission",
 )
 
 urlpatterns = [

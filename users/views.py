@@ -20,28 +20,27 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.viewsets import GenericViewSet
 
-from asi_api.errors import NotFound, RuleViolation
+from asi_api.errors import NotFound
+from asi_api.filters import BooleanFilter, IdFilter
 from asi_api.permissions import IsManager, TokenHasRequiredScopes
 from users import selectors, services
-from users.models import Gender, Grant, GrantKind, Role, User
+from users.models import AthletePermission, Gender, PermissionKind, Role, User
 from users.serializers import (
     AccountSerializer,
     AdminUpdateSerializer,
     AthleteRegistrationSerializer,
     AthleteSerializer,
     AthleteUpdateSerializer,
-    GrantCreateSerializer,
-    GrantSerializer,
-    GrantUpdateSerializer,
     ManagedAthleteCreateSerializer,
     ManagerPublicSerializer,
     ManagerRegistrationSerializer,
     ManagerSerializer,
     ManagerUpdateSerializer,
     PasswordChangeSerializer,
+    PermissionCreateSerializer,
+    PermissionSerializer,
+    PermissionUpdateSerializer,
 )
-
-TRUE_FALSE = [("true", "true"), ("false", "false")]
 
 
 def _update_kwargs(data: dict[str, Any], profile_key: str) -> dict[str, Any]:
@@ -50,18 +49,6 @@ def _update_kwargs(data: dict[str, Any], profile_key: str) -> dict[str, Any]:
     if profile_key in data:
         kwargs["profile"] = dict(data[profile_key])
     return kwargs
-
-
-class StableOrderingMixin:
-    """Append `pk` to whatever ordering the caller chose, so rows tied on it (same gender, same
-    start time) keep one order from page to page."""
-
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
-        queryset = super().filter_queryset(queryset)
-        ordering = list(queryset.query.order_by)
-        if ordering and not {"pk", "-pk", "id", "-id"} & set(ordering):
-            queryset = queryset.order_by(*ordering, "pk")
-        return queryset
 
 
 # --- account --------------------------------------------------------------------------------
@@ -138,8 +125,8 @@ class AthleteFilter(django_filters.FilterSet):
     gender = django_filters.ChoiceFilter(
         field_name="athlete_profile__gender", choices=Gender.choices
     )
-    managed_by = django_filters.NumberFilter(field_name="athlete_profile__managed_by")
-    is_managed = django_filters.ChoiceFilter(choices=TRUE_FALSE, method="filter_is_managed")
+    managed_by = IdFilter(field_name="athlete_profile__managed_by")
+    is_managed = BooleanFilter(method="filter_is_managed")
     birthdate_from = django_filters.DateFilter(
         field_name="athlete_profile__birth_date", lookup_expr="gte"
     )
@@ -151,13 +138,12 @@ class AthleteFilter(django_filters.FilterSet):
         model = User
         fields: list[str] = []
 
-    def filter_is_managed(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(athlete_profile__managed_by__isnull=value != "true")
+    def filter_is_managed(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
+        return queryset.filter(athlete_profile__managed_by__isnull=not value)
 
 
 @extend_schema(tags=["athletes"])
 class AthleteViewSet(
-    StableOrderingMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -205,7 +191,8 @@ class AthleteViewSet(
         serializer = AthleteRegistrationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        athlete = services.athlete_register(
+        athlete = services.user_register(
+            role=Role.ATHLETE,
             username=data["username"],
             email=data["email"],
             password=data.get("password"),
@@ -217,10 +204,7 @@ class AthleteViewSet(
     @extend_schema(request=AthleteUpdateSerializer, responses=AthleteSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
         athlete = self.get_object()
-        if not selectors.user_editable_by(actor=request.user, user=athlete):
-            raise RuleViolation(
-                "Only the athlete, his managing manager or an admin may change him."
-            )
+        services.user_writable_check(actor=request.user, user=athlete)
         serializer = AthleteUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         athlete = services.user_update(
@@ -232,7 +216,7 @@ class AthleteViewSet(
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str) -> Response:
-        services.athlete_delete(actor=request.user, athlete=self.get_object())
+        services.user_delete(actor=request.user, user=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=ManagedAthleteCreateSerializer, responses={201: AthleteSerializer})
@@ -280,7 +264,6 @@ class ManagerFilter(django_filters.FilterSet):
     ],
 )
 class ManagerViewSet(
-    StableOrderingMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -346,7 +329,8 @@ class ManagerViewSet(
         serializer = ManagerRegistrationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        manager = services.manager_register(
+        manager = services.user_register(
+            role=Role.MANAGER,
             username=data["username"],
             email=data["email"],
             password=data.get("password"),
@@ -359,40 +343,40 @@ class ManagerViewSet(
 # --- grants ---------------------------------------------------------------------------------
 
 
-class GrantFilter(django_filters.FilterSet):
-    athlete = django_filters.NumberFilter()
-    manager = django_filters.NumberFilter()
-    permission = django_filters.ChoiceFilter(choices=GrantKind.choices)
-    active = django_filters.ChoiceFilter(choices=TRUE_FALSE, method="filter_active")
+class PermissionFilter(django_filters.FilterSet):
+    athlete = IdFilter()
+    manager = IdFilter()
+    permission = django_filters.ChoiceFilter(choices=PermissionKind.choices)
+    active = BooleanFilter(method="filter_active")
 
     class Meta:
-        model = Grant
+        model = AthletePermission
         fields: list[str] = []
 
-    def filter_active(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        active = selectors.grants_active_q()
-        return queryset.filter(active) if value == "true" else queryset.filter(~Q(active))
+    def filter_active(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
+        active = selectors.permissions_active_q()
+        return queryset.filter(active) if value else queryset.filter(~Q(active))
 
 
 @extend_schema(tags=["permissions"])
-class GrantViewSet(StableOrderingMixin, mixins.ListModelMixin, GenericViewSet):
+class PermissionViewSet(mixins.ListModelMixin, GenericViewSet):
     """`GET /api/v1/permissions/`: every grant the caller is party to."""
 
     required_scopes = ["all"]
-    serializer_class = GrantSerializer
-    filterset_class = GrantFilter
+    serializer_class = PermissionSerializer
+    filterset_class = PermissionFilter
     ordering_fields = ["start_time", "expiration_time", "permission", "id"]
     ordering = ["start_time", "id"]
 
-    def get_queryset(self) -> QuerySet[Grant]:
+    def get_queryset(self) -> QuerySet[AthletePermission]:
         if getattr(self, "swagger_fake_view", False):
-            return Grant.objects.none()
-        return selectors.grants_visible_to(self.request.user)
+            return AthletePermission.objects.none()
+        return selectors.permissions_visible_to(self.request.user)
 
 
 @extend_schema(tags=["permissions"])
-class AthleteManagerGrantViewSet(
-    StableOrderingMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet
+class AthleteManagerPermissionViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet
 ):
     """`/api/v1/athletes/{athlete}/managers/{manager}/permissions/[{id}/]`: that pair's grants.
 
@@ -401,9 +385,9 @@ class AthleteManagerGrantViewSet(
     """
 
     required_scopes = ["all"]
-    serializer_class = GrantSerializer
+    serializer_class = PermissionSerializer
     lookup_value_regex = "[0-9]+"
-    filterset_class = GrantFilter
+    filterset_class = PermissionFilter
     ordering_fields = ["start_time", "expiration_time", "permission", "id"]
     ordering = ["start_time", "id"]
 
@@ -413,41 +397,42 @@ class AthleteManagerGrantViewSet(
         athlete = selectors.athletes_grantable_by(request.user).filter(pk=athlete_id).first()
         if athlete is None:
             raise NotFound(f"No athlete with id {athlete_id}.")
-        manager = User.objects.filter(pk=manager_id, role=Role.MANAGER, is_superuser=False).first()
+        manager = User.objects.managers().filter(pk=manager_id).first()
         if manager is None:
             raise NotFound(f"No manager with id {manager_id}.")
         self.athlete, self.manager = athlete, manager
 
-    def get_queryset(self) -> QuerySet[Grant]:
+    def get_queryset(self) -> QuerySet[AthletePermission]:
         if getattr(self, "swagger_fake_view", False):
-            return Grant.objects.none()
-        return selectors.grants_visible_to(self.request.user).filter(
+            return AthletePermission.objects.none()
+        return selectors.permissions_visible_to(self.request.user).filter(
             athlete=self.athlete, manager=self.manager
         )
 
-    @extend_schema(request=GrantCreateSerializer, responses={201: GrantSerializer})
+    @extend_schema(request=PermissionCreateSerializer, responses={201: PermissionSerializer})
     def create(self, request: Request, **kwargs: Any) -> Response:
-        serializer = GrantCreateSerializer(data=request.data)
+        serializer = PermissionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        grant = services.grant_create(
+        grant = services.permission_create(
             actor=request.user,
             athlete=self.athlete,
             manager=self.manager,
             **serializer.validated_data,
         )
-        return Response(GrantSerializer(grant).data, status=status.HTTP_201_CREATED)
+        return Response(PermissionSerializer(grant).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=GrantUpdateSerializer, responses=GrantSerializer)
+    @extend_schema(request=PermissionUpdateSerializer, responses=PermissionSerializer)
     def partial_update(self, request: Request, **kwargs: Any) -> Response:
         grant = self.get_object()
-        if not selectors.grant_revocable_by(actor=request.user, grant=grant):
-            raise RuleViolation("Only the athlete, an admin or the sharer may change this grant.")
-        serializer = GrantUpdateSerializer(data=request.data)
+        services.permission_writable_check(actor=request.user, grant=grant)
+        serializer = PermissionUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        grant = services.grant_update(actor=request.user, grant=grant, **serializer.validated_data)
-        return Response(GrantSerializer(grant).data)
+        grant = services.permission_update(
+            actor=request.user, grant=grant, **serializer.validated_data
+        )
+        return Response(PermissionSerializer(grant).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, **kwargs: Any) -> Response:
-        services.grant_delete(actor=request.user, grant=self.get_object())
+        services.permission_delete(actor=request.user, grant=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -14,18 +14,18 @@ from activities.models import Activity, JsonSchema
 from asi_api import events
 from devices.models import Device
 from timeframes.models import Timeframe
-from users.models import Grant, GrantKind, User
+from users.models import AthletePermission, PermissionKind, User
 
 MATCH_START = datetime(2020, 5, 30, 20, 0, tzinfo=UTC)
 MATCH_END = datetime(2020, 5, 30, 22, 0, tzinfo=UTC)
 TENNIS_MATCH = {"sport": "tennis", "type": "match"}
 
 
-def give_read(athlete: User, manager: User, start=MATCH_START, end=MATCH_END) -> Grant:
-    return Grant.objects.create(
+def give_read(athlete: User, manager: User, start=MATCH_START, end=MATCH_END) -> AthletePermission:
+    return AthletePermission.objects.create(
         athlete=athlete,
         manager=manager,
-        permission=GrantKind.READ,
+        permission=PermissionKind.READ,
         start_time=start,
         expiration_time=end,
         granted_by=athlete,

@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from devices.models import OPEN_END, Device, DeviceOwnership
+from tests.devices.packets_factory import gateway, make_owned_device  # noqa: F401 (fixtures)
 from users.models import User
 
 DAY = timedelta(days=1)

@@ -91,3 +91,127 @@ def test_it_loads_the_demo_devices_again_and_again(db):
     assert all(abs(o.start_time - month_ago) < timedelta(minutes=1) for o in owned)
     assert Device.objects.filter(is_active=False).count() == 1
     assert not DeviceOwnership.objects.filter(device__device_name="a1b2c3d4e5f8").exists()
+
+
+# --- ownership periods edited by hand go through devices.services -----------------------------
+
+
+@pytest.fixture
+def wear(db, carol):
+    """`wear(device, owner, start, end)`: carol wears `device` in a timeframe of `owner`'s."""
+    from activities.models import Activity, JsonSchema
+    from timeframes.models import Timeframe
+
+    schema = JsonSchema.objects.create(name="t-activity", type="activity", schema={})
+    params = JsonSchema.objects.create(name="t-params", type="timeframe", schema={})
+
+    def make(device, owner, start, end):
+        activity = Activity.objects.create(name="Match", owner=owner, json_schema=schema)
+        return Timeframe.objects.create(
+            start_time=start,
+            end_time=end,
+            device=device,
+            activity=activity,
+            athlete=carol,
+            owner=owner,
+            json_schema=params,
+        )
+
+    return make
+
+
+@pytest.fixture
+def heard():
+    """The domain events emitted during the test, in order."""
+    from asi_api.events import IN_TRANSACTION, handler_register, handler_unregister
+
+    seen = []
+    handler_register(seen.append, phase=IN_TRANSACTION)
+    yield seen
+    handler_unregister(seen.append)
+
+
+def period_form(device, manager, start, end) -> dict:
+    return {
+        "device": device.pk,
+        "manager": manager.pk,
+        "start_time_0": start.strftime("%Y-%m-%d"),
+        "start_time_1": start.strftime("%H:%M:%S"),
+        "end_time_0": end.strftime("%Y-%m-%d"),
+        "end_time_1": end.strftime("%H:%M:%S"),
+    }
+
+
+def test_it_cuts_the_owners_timeframes_when_the_admin_shortens_an_ownership(
+    admin_browser, alice, vest, wear, heard
+):
+    from timeframes.models import Timeframe
+
+    ownership = DeviceOwnership.objects.get(device=vest)
+    now = timezone.now().replace(microsecond=0)
+    running = wear(vest, alice, now - timedelta(hours=1), now + timedelta(hours=1))
+    later = wear(vest, alice, now + timedelta(hours=2), now + timedelta(hours=3))
+
+    response = admin_browser.post(
+        f"/admin/devices/deviceownership/{ownership.pk}/change/",
+        period_form(vest, alice, ownership.start_time, now),
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    ownership.refresh_from_db()
+    assert ownership.end_time == now
+    running.refresh_from_db()
+    assert running.end_time == now
+    assert not Timeframe.objects.filter(pk=later.pk).exists()
+    assert [(e.name, e.timeframe_id) for e in heard] == [
+        ("timeframe-updated", running.pk),
+        ("timeframe-deleted", later.pk),
+        ("ownership-ended", None),
+    ]
+    assert (heard[-1].start, heard[-1].end) == (now, OPEN_END)
+
+
+def test_it_records_a_past_ownership_in_the_admin_and_activates_the_device(
+    admin_browser, mallory, spare
+):
+    start = timezone.now().replace(microsecond=0) - timedelta(days=3)
+    response = admin_browser.post(
+        "/admin/devices/deviceownership/add/",
+        period_form(spare, mallory, start, start + timedelta(days=1)),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    ownership = DeviceOwnership.objects.get(device=spare)
+    assert (ownership.manager, ownership.start_time) == (mallory, start)
+    spare.refresh_from_db()
+    assert spare.is_active and spare.activated_at == start
+
+
+def test_it_refuses_an_athlete_as_owner_in_the_admin(admin_browser, carol, spare):
+    start = timezone.now().replace(microsecond=0)
+    response = admin_browser.post(
+        "/admin/devices/deviceownership/add/",
+        period_form(spare, carol, start, start + timedelta(days=1)),
+    )
+    assert response.status_code == 200
+    assert "Only managers can own devices." in response.content.decode()
+    assert not DeviceOwnership.objects.exists()
+
+
+def test_it_deletes_the_timeframes_of_an_ownership_the_admin_deletes(
+    admin_browser, alice, bob, handed_over, wear, heard
+):
+    from timeframes.models import Timeframe
+
+    bobs = DeviceOwnership.objects.get(device=handed_over, manager=bob)
+    inside = wear(handed_over, bob, bobs.start_time, bobs.start_time + timedelta(hours=1))
+    alices = wear(handed_over, alice, timezone.now() - timedelta(hours=1), timezone.now())
+
+    response = admin_browser.post(
+        f"/admin/devices/deviceownership/{bobs.pk}/delete/", {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert not DeviceOwnership.objects.filter(pk=bobs.pk).exists()
+    assert not Timeframe.objects.filter(pk=inside.pk).exists()
+    assert Timeframe.objects.filter(pk=alices.pk).exists()
+    assert [e.name for e in heard] == ["timeframe-deleted", "ownership-ended"]

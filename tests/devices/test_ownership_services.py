@@ -151,10 +151,15 @@ def test_it_cuts_the_releasers_timeframes_in_the_middle(alice, vest, make_timefr
     finished.refresh_from_db()
     assert finished.end_time == now - 4 * HOUR
     assert not Timeframe.objects.filter(pk=future.pk).exists()
+    # The timeframes' reaction runs inside the announcement: a later listener hears it first.
     assert [(e.name, e.timeframe_id) for e in events] == [
         ("timeframe-updated", running.pk),
         ("timeframe-deleted", future.pk),
+        ("ownership-ended", None),
     ]
+    ended = events[-1]
+    assert (ended.user_id, ended.device_id) == (alice.pk, vest.pk)
+    assert (ended.start, ended.end) == (ownership.end_time, OPEN_END)
 
 
 def test_it_leaves_other_managers_timeframes_alone_on_release(

@@ -12,7 +12,7 @@ from asi_api import events
 from devices.models import OPEN_END, Device, DeviceOwnership
 from timeframes.models import Timeframe
 from timeframes.services import timeframe_create
-from users.models import Grant, GrantKind, User
+from users.models import AthletePermission, PermissionKind, User
 
 YEAR_START = datetime(2020, 1, 1, tzinfo=UTC)
 YEAR_END = datetime(2021, 1, 1, tzinfo=UTC)
@@ -20,8 +20,8 @@ MATCH_START = datetime(2020, 5, 30, 20, 0, tzinfo=UTC)
 MATCH_END = datetime(2020, 5, 30, 22, 0, tzinfo=UTC)
 
 
-def grant(athlete: User, manager: User, permission: str, start=YEAR_START, end=YEAR_END) -> Grant:
-    return Grant.objects.create(
+def grant(athlete: User, manager: User, permission: str, start=YEAR_START, end=YEAR_END) -> AthletePermission:
+    return AthletePermission.objects.create(
         athlete=athlete,
         manager=manager,
         permission=permission,
@@ -66,8 +66,8 @@ def match(alice, tennis) -> Activity:
 def setting(alice, carol, band, match) -> None:
     """alice owns band (ongoing since 2020) and holds WRITE and READ on carol for 2020."""
     own(alice, band)
-    grant(carol, alice, GrantKind.WRITE)
-    grant(carol, alice, GrantKind.READ)
+    grant(carol, alice, PermissionKind.WRITE)
+    grant(carol, alice, PermissionKind.READ)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from activities.models import Activity, JsonSchema
 from devices.models import OPEN_END
 from timeframes.models import Timeframe
-from users.models import AthleteProfile, GrantKind
+from users.models import AthleteProfile, PermissionKind
 
 from .conftest import HOUR, MATCH_END, MATCH_START, YEAR_START, body, grant, own
 
@@ -95,7 +95,7 @@ def test_it_rejects_an_athlete_who_gave_no_write(api, setting, alice, dave, band
 
 
 def test_it_needs_write_not_just_read(api, setting, alice, dave, band, match):
-    grant(dave, alice, GrantKind.READ)
+    grant(dave, alice, PermissionKind.READ)
     response = api(alice).post(URL, post_body(band, match, dave))
     assert response.status_code == 403
 
@@ -122,7 +122,7 @@ def test_it_rejects_a_device_owned_for_part_of_the_span(api, setting, alice, car
 
 
 def test_it_lets_an_ongoing_ownership_cover_the_future(api, setting, alice, carol, band, match):
-    grant(carol, alice, GrantKind.WRITE, start=YEAR_START, end=OPEN_END)
+    grant(carol, alice, PermissionKind.WRITE, start=YEAR_START, end=OPEN_END)
     data = post_body(
         band, match, carol, start_time="2030-01-01T10:00:00Z", end_time="2030-01-01T12:00:00Z"
     )
@@ -239,7 +239,7 @@ def ids(response) -> list[int]:
 def test_visibility_matrix_for_list_and_detail(
     api, evening, admin, alice, bob, mallory, carol, dave
 ):
-    grant(carol, bob, GrantKind.READ, start=MATCH_START, end=MATCH_END)
+    grant(carol, bob, PermissionKind.READ, start=MATCH_START, end=MATCH_END)
     detail = f"{URL}{evening.pk}/"
     seeing = {"owner": alice, "reader": bob, "athlete": carol, "admin": admin}
     blind = {"outsider": mallory, "other athlete": dave}
@@ -255,14 +255,14 @@ def test_visibility_matrix_for_list_and_detail(
 
 
 def test_it_hides_timeframes_a_read_grant_covers_only_in_part(api, evening, bob, carol):
-    grant(carol, bob, GrantKind.READ, start=MATCH_START + HOUR, end=MATCH_END)
+    grant(carol, bob, PermissionKind.READ, start=MATCH_START + HOUR, end=MATCH_END)
 
     assert ids(api(bob).get(URL)) == []
     assert api(bob).get(f"{URL}{evening.pk}/").status_code == 404
 
 
 def test_it_hides_timeframes_from_write_only_managers(api, evening, bob, carol):
-    grant(carol, bob, GrantKind.WRITE)
+    grant(carol, bob, PermissionKind.WRITE)
     assert ids(api(bob).get(URL)) == []
 
 
@@ -318,7 +318,7 @@ def test_it_checks_every_rule_again_on_update(api, evening, make_timeframe, alic
 
 
 def test_it_forbids_changes_by_those_who_only_see(api, evening, bob, carol):
-    grant(carol, bob, GrantKind.READ)
+    grant(carol, bob, PermissionKind.READ)
     url = f"{URL}{evening.pk}/"
     for user in (bob, carol):
         assert api(user).patch(url, {"params": {}}).status_code == 403
@@ -358,8 +358,8 @@ def test_it_lets_an_admin_change_and_delete(api, evening, admin):
 def season(make_timeframe, alice, dave, band2, tennis):
     """Three timeframes: carol on band at 20:00 and 23:00 in the match, dave on band2 in training."""
     own(alice, band2)
-    grant(dave, alice, GrantKind.WRITE)
-    grant(dave, alice, GrantKind.READ)
+    grant(dave, alice, PermissionKind.WRITE)
+    grant(dave, alice, PermissionKind.READ)
     training = Activity.objects.create(
         name="Morning training", json={"sport": "tennis", "type": "training"},
         json_schema=tennis, owner=alice,

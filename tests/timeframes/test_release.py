@@ -5,7 +5,7 @@ import time_machine
 
 from timeframes.models import Timeframe
 from timeframes.services import timeframes_cut_at_release
-from users.models import GrantKind
+from users.models import PermissionKind
 
 from .conftest import HOUR, MATCH_END, MATCH_START, grant, own
 
@@ -38,6 +38,7 @@ def test_it_cuts_the_running_timeframe_when_the_device_is_released(api, day, ali
     assert [(e.name, e.timeframe_id) for e in emitted] == [
         ("timeframe-updated", day["evening"].pk),
         ("timeframe-deleted", day["late"].pk),
+        ("ownership-ended", None),
     ]
     shown = client.get(f"/api/v1/timeframes/{day['evening'].pk}/").json()
     assert shown["end_time"] == "2020-05-30T21:00:00Z"
@@ -55,7 +56,7 @@ def test_it_leaves_other_managers_and_devices_alone(
     day, make_timeframe, alice, bob, carol, dave, band, band2
 ):
     own(alice, band2)
-    grant(dave, alice, GrantKind.WRITE)
+    grant(dave, alice, PermissionKind.WRITE)
     on_band2 = make_timeframe(device=band2, athlete=dave)
 
     timeframes_cut_at_release(manager=alice, device_id=band2.pk, at=MIDDLE)

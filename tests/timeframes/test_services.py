@@ -7,7 +7,7 @@ from asi_api.errors import Conflict, RuleViolation
 from timeframes import services
 from timeframes.models import Timeframe
 from timeframes.selectors import timeframes_computed_readable_by, timeframes_visible_to
-from users.models import AthleteProfile, GrantKind
+from users.models import AthleteProfile, PermissionKind
 
 from .conftest import HOUR, MATCH_END, MATCH_START, grant
 
@@ -56,10 +56,10 @@ def test_computed_data_is_readable_by_readers_not_by_mere_owners(
         }
 
     assert readers() == {"root", "alice", "carol"}  # alice holds READ for 2020
-    carol.grants_given.filter(manager=alice, permission=GrantKind.READ).delete()
+    carol.permissions_given.filter(manager=alice, permission=PermissionKind.READ).delete()
     assert readers() == {"root", "carol"}  # WRITE lets alice schedule, not read
     assert timeframes_visible_to(alice).filter(pk=evening.pk).exists()  # she still sees it
-    grant(carol, bob, GrantKind.READ, start=MATCH_START, end=MATCH_END)
+    grant(carol, bob, PermissionKind.READ, start=MATCH_START, end=MATCH_END)
     assert readers() == {"root", "carol", "bob"}
     AthleteProfile.objects.filter(user=carol).update(managed_by=mallory)
     assert readers() == {"root", "carol", "bob", "mallory"}

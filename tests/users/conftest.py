@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from users.models import Grant, GrantKind, Role, User
+from users.models import AthletePermission, PermissionKind, Role, User
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def window() -> tuple[datetime, datetime]:
 
 
 @pytest.fixture
-def grant(db) -> Callable[..., Grant]:
+def grant(db) -> Callable[..., AthletePermission]:
     """Store a grant directly (the services are tested on their own)."""
 
     def make(
@@ -37,9 +37,9 @@ def grant(db) -> Callable[..., Grant]:
         start: datetime,
         end: datetime,
         **fields,
-    ) -> Grant:
+    ) -> AthletePermission:
         fields.setdefault("granted_by", athlete)
-        return Grant.objects.create(
+        return AthletePermission.objects.create(
             athlete=athlete,
             manager=manager,
             permission=permission,
@@ -52,13 +52,13 @@ def grant(db) -> Callable[..., Grant]:
 
 
 @pytest.fixture
-def cast(alice, bob, sybil, mallory, carol, dave, grant, window) -> dict[str, Grant]:
+def cast(alice, bob, sybil, mallory, carol, dave, grant, window) -> dict[str, AthletePermission]:
     """carol → alice READ, carol → bob WRITE, carol → sybil SHARE, all over `window`."""
     start, end = window
     return {
-        "read": grant(carol, alice, GrantKind.READ, start, end),
-        "write": grant(carol, bob, GrantKind.WRITE, start, end),
-        "share": grant(carol, sybil, GrantKind.SHARE, start, end),
+        "read": grant(carol, alice, PermissionKind.READ, start, end),
+        "write": grant(carol, bob, PermissionKind.WRITE, start, end),
+        "share": grant(carol, sybil, PermissionKind.SHARE, start, end),
     }
 
 

@@ -5,10 +5,13 @@ from datetime import UTC, datetime
 import pytest
 
 from activities.models import Activity, JsonSchema
+from activities.events import ACTIVITY_DELETED
 from asi_api import events
 from devices.models import OPEN_END, Device, DeviceOwnership
+from timeframes.events import TIMEFRAME_DELETED
 from timeframes.models import Timeframe
-from users.models import AthleteProfile, Grant, GrantKind, ManagerProfile, Role, User
+from users.events import USER_DELETING
+from users.models import AthleteProfile, AthletePermission, PermissionKind, ManagerProfile, Role, User
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +54,7 @@ def season(cast, alice, carol, dave, sybil, bob, grant, window) -> dict:
         for athlete in (carol, dave)
     }
     derived = grant(
-        carol, bob, GrantKind.READ, *window, granted_by=sybil, derived_from=cast["share"]
+        carol, bob, PermissionKind.READ, *window, granted_by=sybil, derived_from=cast["share"]
     )
     return {"band": band, "match": match, "frames": frames, "derived": derived}
 
@@ -61,14 +64,16 @@ def test_it_deletes_an_athlete_with_grants_and_timeframes(api, season, carol, da
     assert api(carol).delete("/api/v1/account/").status_code == 204
     assert not User.objects.filter(username="carol").exists()
     assert not AthleteProfile.objects.filter(user_id=carol.pk).exists()
-    assert not Grant.objects.exists()  # every grant of the cast was carol's, derived included
+    assert not AthletePermission.objects.exists()  # every grant of the cast was carol's, derived included
     assert not Timeframe.objects.filter(pk=carol_frame.pk).exists()
     # The device, the activity and dave's timeframe stay.
     assert Device.objects.filter(pk=season["band"].pk).exists()
     assert Activity.objects.filter(pk=season["match"].pk).exists()
     assert Timeframe.objects.filter(athlete=dave).exists()
-    assert [(e.name, e.timeframe_id) for e in emitted] == [
-        (events.TIMEFRAME_DELETED, carol_frame.pk)
+    # The apps' reactions run inside the announcement: a later listener hears them first.
+    assert [(e.name, e.user_id, e.timeframe_id) for e in emitted] == [
+        (TIMEFRAME_DELETED, None, carol_frame.pk),
+        (USER_DELETING, carol.pk, None),
     ]
 
 
@@ -85,12 +90,12 @@ def test_it_deletes_a_manager_with_devices_activities_and_grants(
     assert Device.objects.filter(pk=season["band"].pk).exists()
     assert not Activity.objects.filter(pk=season["match"].pk).exists()
     assert not Timeframe.objects.exists()
-    assert not Grant.objects.filter(manager_id=alice.pk).exists()
-    assert Grant.objects.filter(athlete=carol).count() == 3  # bob's, sybil's and the derived one
+    assert not AthletePermission.objects.filter(manager_id=alice.pk).exists()
+    assert AthletePermission.objects.filter(athlete=carol).count() == 3  # bob's, sybil's and the derived one
     # The activity's events were recorded before it went.
     names = [e.name for e in emitted]
-    assert names.count(events.TIMEFRAME_DELETED) == 2
-    assert names[-1] == events.ACTIVITY_DELETED
+    assert names.count(TIMEFRAME_DELETED) == 2
+    assert names[-2:] == [ACTIVITY_DELETED, USER_DELETING]
     # frank stays, no longer managed.
     frank.refresh_from_db()
     assert frank.athlete_profile.managed_by is None
@@ -98,7 +103,7 @@ def test_it_deletes_a_manager_with_devices_activities_and_grants(
 
 def test_it_deletes_a_sharers_derived_grants_with_him(api, season, sybil):
     assert api(sybil).delete("/api/v1/account/").status_code == 204
-    assert not Grant.objects.filter(pk=season["derived"].pk).exists()
+    assert not AthletePermission.objects.filter(pk=season["derived"].pk).exists()
 
 
 def test_it_lets_an_admin_delete_his_account(api, admin):

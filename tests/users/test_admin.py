@@ -1,12 +1,13 @@
 """The Django admin for users, profiles and grants, used the way an admin would."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from users.models import AthleteProfile, Grant, GrantKind, ManagerProfile, User
+from users.models import AthletePermission, AthleteProfile, ManagerProfile, PermissionKind, User
 
 from .moments import at
 
@@ -36,11 +37,11 @@ def window_form(start, end) -> dict:
     "url",
     [
         "/admin/users/user/",
-        "/admin/users/grant/",
-        "/admin/users/grant/?active=yes&derived=yes&permission__exact=READ",
+        "/admin/users/athletepermission/",
+        "/admin/users/athletepermission/?active=yes&derived=yes&permission__exact=READ",
         "/admin/users/athleteprofile/",
         "/admin/users/managerprofile/",
-        "/admin/users/grant/add/",
+        "/admin/users/athletepermission/add/",
     ],
 )
 def test_it_shows_admin_pages(browser, cast, url):
@@ -49,22 +50,22 @@ def test_it_shows_admin_pages(browser, cast, url):
 
 def test_it_shows_a_users_profile_and_grants(browser, cast, carol, alice):
     page = browser.get(f"/admin/users/user/{carol.pk}/change/").content.decode()
-    assert "Grants given" in page and "Athlete profile" in page
+    assert "Permissions given" in page and "Athlete profile" in page
     page = browser.get(f"/admin/users/user/{alice.pk}/change/").content.decode()
-    assert "Grants received" in page
+    assert "Permissions received" in page
 
 
 def test_it_shows_who_granted_what_from_what(browser, cast, carol, sybil, bob, grant, window):
     derived = grant(
-        carol, bob, GrantKind.READ, *window, granted_by=sybil, derived_from=cast["share"]
+        carol, bob, PermissionKind.READ, *window, granted_by=sybil, derived_from=cast["share"]
     )
-    page = browser.get(f"/admin/users/grant/{derived.pk}/change/").content.decode()
+    page = browser.get(f"/admin/users/athletepermission/{derived.pk}/change/").content.decode()
     assert "sybil" in page and "derived from" in page.lower()
 
 
 def test_it_adds_a_grant_as_the_admin(browser, admin, carol, alice):
     response = browser.post(
-        "/admin/users/grant/add/",
+        "/admin/users/athletepermission/add/",
         {
             "athlete": carol.pk,
             "manager": alice.pk,
@@ -73,7 +74,7 @@ def test_it_adds_a_grant_as_the_admin(browser, admin, carol, alice):
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
-    grant = Grant.objects.get()
+    grant = AthletePermission.objects.get()
     assert grant.granted_by == admin and (grant.start_time, grant.expiration_time) == (
         at(20),
         at(21),
@@ -82,7 +83,7 @@ def test_it_adds_a_grant_as_the_admin(browser, admin, carol, alice):
 
 def test_it_refuses_an_inverted_window_in_the_admin(browser, carol, alice):
     response = browser.post(
-        "/admin/users/grant/add/",
+        "/admin/users/athletepermission/add/",
         {
             "athlete": carol.pk,
             "manager": alice.pk,
@@ -92,12 +93,12 @@ def test_it_refuses_an_inverted_window_in_the_admin(browser, carol, alice):
     )
     assert response.status_code == 200
     assert "expiration_time must be after start_time" in response.content.decode()
-    assert not Grant.objects.exists()
+    assert not AthletePermission.objects.exists()
 
 
 def test_it_refuses_a_manager_as_athlete_in_the_admin(browser, alice, bob):
     response = browser.post(
-        "/admin/users/grant/add/",
+        "/admin/users/athletepermission/add/",
         {
             "athlete": alice.pk,
             "manager": bob.pk,
@@ -106,15 +107,17 @@ def test_it_refuses_a_manager_as_athlete_in_the_admin(browser, alice, bob):
         },
     )
     assert response.status_code == 200
-    assert not Grant.objects.exists()
+    assert not AthletePermission.objects.exists()
 
 
 def test_it_clips_derived_grants_when_the_admin_shrinks_a_share(browser, carol, sybil, bob, grant):
-    share = grant(carol, sybil, GrantKind.SHARE, at(18), at(23))
+    share = grant(carol, sybil, PermissionKind.SHARE, at(18), at(23))
     derived = grant(
-        carol, bob, GrantKind.READ, at(19), at(22), granted_by=sybil, derived_from=share
+        carol, bob, PermissionKind.READ, at(19), at(22), granted_by=sybil, derived_from=share
     )
-    response = browser.post(f"/admin/users/grant/{share.pk}/change/", window_form(at(18), at(20)))
+    response = browser.post(
+        f"/admin/users/athletepermission/{share.pk}/change/", window_form(at(18), at(20))
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     derived.refresh_from_db()
     assert derived.expiration_time == at(20)
@@ -167,11 +170,40 @@ def test_it_deletes_a_manager_through_the_services(browser, alice, carol, grant)
 
     band = Device.objects.create(device_name="a1b2c3d4e5f0", serial_number="SN-A-1")
     DeviceOwnership.objects.create(manager=alice, device=band, start_time=at(0), end_time=OPEN_END)
-    grant(carol, alice, GrantKind.READ, at(20), at(21))
+    grant(carol, alice, PermissionKind.READ, at(20), at(21))
     response = browser.post(f"/admin/users/user/{alice.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not User.objects.filter(pk=alice.pk).exists()
-    assert not Grant.objects.exists() and Device.objects.filter(pk=band.pk).exists()
+    assert not AthletePermission.objects.exists() and Device.objects.filter(pk=band.pk).exists()
+
+
+def test_it_deletes_a_manager_in_the_admin_like_his_own_account_deletion(browser, alice):
+    # The same service as DELETE /account/: his current device is released (its ownership
+    # ended, not silently cascaded) and his activities are deleted with their events.
+    from django.utils import timezone
+
+    from activities.models import Activity, JsonSchema
+    from asi_api.events import IN_TRANSACTION, handler_register, handler_unregister
+    from devices.models import OPEN_END, Device, DeviceOwnership
+
+    band = Device.objects.create(device_name="a1b2c3d4e5f0", serial_number="SN-A-1")
+    since = timezone.now() - timedelta(days=1)
+    DeviceOwnership.objects.create(manager=alice, device=band, start_time=since, end_time=OPEN_END)
+    schema = JsonSchema.objects.get(name="tennis", version=1)
+    match = Activity.objects.create(name="Final", owner=alice, json_schema=schema)
+    heard = []
+    handler_register(heard.append, phase=IN_TRANSACTION)
+    try:
+        response = browser.post(f"/admin/users/user/{alice.pk}/delete/", {"post": "yes"})
+    finally:
+        handler_unregister(heard.append)
+    assert response.status_code == 302
+    assert [(e.name, e.user_id, e.activity_id) for e in heard] == [
+        ("ownership-ended", alice.pk, None),
+        ("activity-deleted", None, match.pk),
+        ("user-deleting", alice.pk, None),
+    ]
+    assert not User.objects.filter(pk=alice.pk).exists()
 
 
 def test_it_bulk_deletes_athletes_through_the_services(browser, carol, dave):

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from users.models import AthleteProfile, GrantKind, Role, User
+from users.models import AthleteProfile, PermissionKind, Role, User
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def test_it_lists_admins_everyone(api, cast, admin, frank):
 
 def test_it_drops_an_athlete_once_the_grant_expires(api, alice, carol, grant):
     now = timezone.now()
-    grant(carol, alice, GrantKind.READ, now - timedelta(days=2), now - timedelta(seconds=1))
+    grant(carol, alice, PermissionKind.READ, now - timedelta(days=2), now - timedelta(seconds=1))
     assert names(api(alice).get("/api/v1/athletes/")) == []
 
 
@@ -137,8 +137,8 @@ def test_it_lists_athletes_in_constant_queries(
 ):
     for index in range(size):
         athlete = make_user(f"runner{index}", Role.ATHLETE)
-        grant(athlete, alice, GrantKind.READ, *window)
-        grant(athlete, alice, GrantKind.WRITE, *window)
+        grant(athlete, alice, PermissionKind.READ, *window)
+        grant(athlete, alice, PermissionKind.WRITE, *window)
         AthleteProfile.objects.filter(user=athlete).update(managed_by=alice)
     client = api(alice)
     # token (with its user), count, page: whatever the page size.

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from users import demo
-from users.models import Grant, GrantKind, User
+from users.models import AthletePermission, PermissionKind, User
 from users.selectors import athletes_visible_to, manager_can_read_at
 
 pytestmark = pytest.mark.django_db
@@ -19,11 +19,11 @@ def test_it_loads_realistic_grants_twice_without_duplicates():
     now = timezone.now()
 
     for athlete in (carol, dave):
-        for permission in (GrantKind.READ, GrantKind.WRITE):
-            [grant] = Grant.objects.filter(athlete=athlete, manager=alice, permission=permission)
+        for permission in (PermissionKind.READ, PermissionKind.WRITE):
+            [grant] = AthletePermission.objects.filter(athlete=athlete, manager=alice, permission=permission)
             assert grant.start_time.year == now.year and grant.expiration_time.year == now.year + 1
-    share = Grant.objects.get(athlete=carol, manager=bob, permission=GrantKind.SHARE)
-    shared = Grant.objects.get(athlete=carol, manager=mallory)
+    share = AthletePermission.objects.get(athlete=carol, manager=bob, permission=PermissionKind.SHARE)
+    shared = AthletePermission.objects.get(athlete=carol, manager=mallory)
     assert shared.derived_from == share and shared.granted_by == bob
     assert not manager_can_read_at(manager=bob, athlete_id=carol.pk, at=now)  # SHARE ≠ READ
 

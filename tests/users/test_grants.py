@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from users.models import Grant, GrantKind
+from users.models import AthletePermission, PermissionKind
 from users.selectors import manager_can_read, manager_can_read_at
 
 from .moments import at, iso
@@ -32,7 +32,7 @@ def body(permission="READ", start=None, end=None) -> dict:
 def test_it_lets_an_athlete_grant_read(api, carol, mallory):
     response = api(carol).post(path(carol, mallory), body())
     assert response.status_code == 201, response.json()
-    grant = Grant.objects.get()
+    grant = AthletePermission.objects.get()
     assert response.json() == {
         "id": grant.pk,
         "athlete": carol.pk,
@@ -75,7 +75,7 @@ def test_it_forbids_read_and_write_holders_to_grant(api, cast, request, holder, 
     caller = request.getfixturevalue(holder)
     response = api(caller).post(path(carol, mallory), body())
     assert response.status_code == 403
-    assert Grant.objects.filter(manager=mallory).count() == 0
+    assert AthletePermission.objects.filter(manager=mallory).count() == 0
 
 
 def test_it_hides_athletes_from_outsiders_and_other_athletes(api, cast, carol, dave, mallory):
@@ -117,7 +117,7 @@ def test_it_refuses_malformed_grants(api, carol, mallory, payload, field):
     response = api(carol).post(path(carol, mallory), payload)
     assert response.status_code == 400
     assert field in response.json()
-    assert not Grant.objects.exists()
+    assert not AthletePermission.objects.exists()
 
 
 # --- sharing --------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def test_it_refuses_a_shared_window_reaching_outside_the_share(
     )
     assert response.status_code == 400
     assert "SHARE" in str(response.json())
-    assert not Grant.objects.filter(manager=mallory).exists()
+    assert not AthletePermission.objects.filter(manager=mallory).exists()
 
 
 def test_it_lets_a_share_holder_grant_read_only(api, cast, sybil, carol, mallory, window):
@@ -161,7 +161,7 @@ def test_it_keeps_share_from_implying_read(api, cast, sybil, carol, window):
 
 def test_it_lets_a_share_holder_share_before_his_share_starts(api, sybil, carol, mallory, grant):
     # Not yet visible in sybil's athletes list, but the grants endpoints reach carol.
-    grant(carol, sybil, GrantKind.SHARE, at(20), at(23))
+    grant(carol, sybil, PermissionKind.SHARE, at(20), at(23))
     response = api(sybil).post(path(carol, mallory), body(start=at(21), end=at(22)))
     assert response.status_code == 201
 
@@ -187,7 +187,7 @@ def test_it_lists_every_grant_one_is_party_to(api, cast, carol, alice, sybil, bo
     derived = grant(
         carol,
         mallory,
-        GrantKind.READ,
+        PermissionKind.READ,
         cast["share"].start_time,
         cast["share"].expiration_time,
         granted_by=sybil,
@@ -212,11 +212,11 @@ def test_it_lists_every_grant_one_is_party_to(api, cast, carol, alice, sybil, bo
 def test_it_filters_active_grants_half_open(api, carol, alice, grant):
     now = timezone.now()
     ended = grant(
-        carol, alice, GrantKind.READ, now - timedelta(hours=2), now - timedelta(microseconds=1)
+        carol, alice, PermissionKind.READ, now - timedelta(hours=2), now - timedelta(microseconds=1)
     )
-    future = grant(carol, alice, GrantKind.READ, now + timedelta(hours=1), now + timedelta(hours=2))
+    future = grant(carol, alice, PermissionKind.READ, now + timedelta(hours=1), now + timedelta(hours=2))
     current = grant(
-        carol, alice, GrantKind.READ, now - timedelta(hours=1), now + timedelta(hours=1)
+        carol, alice, PermissionKind.READ, now - timedelta(hours=1), now + timedelta(hours=1)
     )
     active = api(carol).get("/api/v1/permissions/?active=true").json()["results"]
     inactive = api(carol).get("/api/v1/permissions/?active=false").json()["results"]
@@ -235,9 +235,9 @@ def test_it_refuses_malformed_grant_queries(api, carol, query):
 def test_it_lists_grants_in_constant_queries(
     api, carol, alice, sybil, grant, window, size, django_assert_num_queries
 ):
-    share = grant(carol, sybil, GrantKind.SHARE, *window)
+    share = grant(carol, sybil, PermissionKind.SHARE, *window)
     for _ in range(size):
-        grant(carol, alice, GrantKind.READ, *window, granted_by=sybil, derived_from=share)
+        grant(carol, alice, PermissionKind.READ, *window, granted_by=sybil, derived_from=share)
     client = api(sybil)
     with django_assert_num_queries(3):
         response = client.get("/api/v1/permissions/")
@@ -254,7 +254,7 @@ def test_it_lists_grants_in_constant_queries(
 
 def test_it_ends_a_grant_now_keeping_history(api, carol, alice, grant):
     now = timezone.now()
-    read = grant(carol, alice, GrantKind.READ, now - timedelta(days=1), now + timedelta(days=1))
+    read = grant(carol, alice, PermissionKind.READ, now - timedelta(days=1), now + timedelta(days=1))
     response = api(carol).patch(path(carol, alice, read), {"expiration_time": iso(now)})
     assert response.status_code == 200, response.json()
     past = (now - timedelta(hours=5), now - timedelta(hours=4))
@@ -276,7 +276,7 @@ def test_it_refuses_changes_by_the_receiver_or_outsiders(api, cast, carol, alice
         == 404
     )
     assert api(mallory).delete(path(carol, alice, read)).status_code == 404
-    assert Grant.objects.filter(pk=read.pk).exists()
+    assert AthletePermission.objects.filter(pk=read.pk).exists()
 
 
 def test_it_refuses_a_grant_reached_through_another_pair(api, cast, carol, bob):
@@ -289,7 +289,7 @@ def test_it_refuses_a_grant_reached_through_another_pair(api, cast, carol, bob):
 
 @pytest.mark.parametrize("payload", [{}, {"expiration_time": iso(at(20))}, {"start_time": "soon"}])
 def test_it_refuses_malformed_window_changes(api, carol, alice, grant, payload):
-    read = grant(carol, alice, GrantKind.READ, at(20), at(21))
+    read = grant(carol, alice, PermissionKind.READ, at(20), at(21))
     response = api(carol).patch(path(carol, alice, read), payload)
     assert response.status_code == 400
     read.refresh_from_db()
@@ -297,14 +297,14 @@ def test_it_refuses_malformed_window_changes(api, carol, alice, grant, payload):
 
 
 def test_it_refuses_put_on_a_grant(api, carol, alice, grant):
-    read = grant(carol, alice, GrantKind.READ, at(20), at(21))
+    read = grant(carol, alice, PermissionKind.READ, at(20), at(21))
     assert api(carol).put(path(carol, alice, read), body()).status_code == 405
 
 
-def shared(grant, carol, sybil, manager, start, end) -> tuple[Grant, Grant]:
-    share = grant(carol, sybil, GrantKind.SHARE, at(18), at(23))
+def shared(grant, carol, sybil, manager, start, end) -> tuple[AthletePermission, AthletePermission]:
+    share = grant(carol, sybil, PermissionKind.SHARE, at(18), at(23))
     derived = grant(
-        carol, manager, GrantKind.READ, start, end, granted_by=sybil, derived_from=share
+        carol, manager, PermissionKind.READ, start, end, granted_by=sybil, derived_from=share
     )
     return share, derived
 
@@ -312,7 +312,7 @@ def shared(grant, carol, sybil, manager, start, end) -> tuple[Grant, Grant]:
 def test_it_clips_derived_grants_when_the_share_shrinks(api, carol, sybil, mallory, alice, grant):
     share, derived = shared(grant, carol, sybil, mallory, at(19), at(22))
     outside = grant(
-        carol, alice, GrantKind.READ, at(21), at(23), granted_by=sybil, derived_from=share
+        carol, alice, PermissionKind.READ, at(21), at(23), granted_by=sybil, derived_from=share
     )
     response = api(carol).patch(
         path(carol, sybil, share), {"start_time": iso(at(20)), "expiration_time": iso(at(21))}
@@ -321,7 +321,7 @@ def test_it_clips_derived_grants_when_the_share_shrinks(api, carol, sybil, mallo
     derived.refresh_from_db()
     assert (derived.start_time, derived.expiration_time) == (at(20), at(21))
     # [21:00, 23:00) lies wholly after the new [20:00, 21:00): nothing is left of it.
-    assert not Grant.objects.filter(pk=outside.pk).exists()
+    assert not AthletePermission.objects.filter(pk=outside.pk).exists()
 
 
 def test_it_ends_a_derived_grant_with_its_share(api, carol, sybil, mallory, grant):
@@ -343,14 +343,14 @@ def test_it_keeps_a_derived_grant_inside_its_share(api, carol, sybil, mallory, g
 def test_it_deletes_derived_grants_with_their_share(api, carol, sybil, mallory, grant):
     share, derived = shared(grant, carol, sybil, mallory, at(19), at(22))
     assert api(carol).delete(path(carol, sybil, share)).status_code == 204
-    assert not Grant.objects.filter(pk__in=[share.pk, derived.pk]).exists()
+    assert not AthletePermission.objects.filter(pk__in=[share.pk, derived.pk]).exists()
 
 
 def test_it_lets_the_sharer_revoke_what_he_shared(api, carol, sybil, mallory, grant):
     share, derived = shared(grant, carol, sybil, mallory, at(19), at(22))
     assert api(mallory).delete(path(carol, mallory, derived)).status_code == 403
     assert api(sybil).delete(path(carol, mallory, derived)).status_code == 204
-    assert Grant.objects.filter(pk=share.pk).exists()
+    assert AthletePermission.objects.filter(pk=share.pk).exists()
 
 
 def test_it_forbids_the_sharer_to_touch_his_own_share(api, carol, sybil, mallory, grant):

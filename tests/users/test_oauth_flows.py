@@ -113,8 +113,8 @@ def test_it_refuses_a_code_with_another_redirect_uri(base, apps, alice, browser)
         redirect_uri="http://127.0.0.1:8001/other",
     )
 
-    assert response.status_code in (400, 401)
-    assert response.json()["error"] in ("invalid_request", "invalid_grant")
+    # RFC 6749 §5.2: not the redirect URI the code was issued for.
+    assert_oauth_error(response, 400, "invalid_grant")
 
 
 def test_it_refuses_a_code_issued_to_another_client(base, apps, alice, make_application, browser):
@@ -328,24 +328,29 @@ def test_it_refuses_the_implicit_grant(base, apps, alice, browser):
     page = log_in(browser, base, "alice", url)
 
     query = redirect_params(page)
-    assert query["error"] in ("unsupported_response_type", "unauthorized_client")
+    assert query["error"] == "unsupported_response_type"
+    assert "access_token" not in query
 
 
 @pytest.mark.parametrize(
-    "data, auth",
+    "data, auth, error",
     [
-        ({}, None),
-        ({"grant_type": "password"}, None),
-        ({"grant_type": "password", "username": "alice"}, "password-app"),
-        ({"grant_type": "authorization_code"}, "code-app"),
-        ({"grant_type": "authorization_code", "code": "nope"}, "code-app"),
-        ({"grant_type": "refresh_token"}, "password-app"),
-        ({"grant_type": "refresh_token", "refresh_token": "nope"}, "password-app"),
-        ({"grant_type": "client_credentials", "scope": "bogus"}, "gateway"),
-        ({"grant_type": "password", "username": "x\x00", "password": "y"}, "password-app"),
+        ({}, None, "invalid_request"),
+        ({"grant_type": "password"}, None, "invalid_request"),
+        ({"grant_type": "password", "username": "alice"}, "password-app", "invalid_request"),
+        ({"grant_type": "authorization_code"}, "code-app", "invalid_request"),
+        ({"grant_type": "authorization_code", "code": "nope"}, "code-app", "invalid_grant"),
+        ({"grant_type": "refresh_token"}, "password-app", "invalid_request"),
+        ({"grant_type": "refresh_token", "refresh_token": "nope"}, "password-app", "invalid_grant"),
+        ({"grant_type": "client_credentials", "scope": "bogus"}, "gateway", "invalid_scope"),
+        (
+            {"grant_type": "password", "username": "x\x00", "password": "y"},
+            "password-app",
+            "invalid_request",
+        ),
     ],
 )
-def test_it_answers_every_token_error_as_json(base, apps, alice, data, auth):
+def test_it_answers_every_token_error_as_json(base, apps, alice, data, auth, error):
     credentials = {
         None: None,
         "password-app": (apps.password.client_id, apps.password_secret),
@@ -355,9 +360,7 @@ def test_it_answers_every_token_error_as_json(base, apps, alice, data, auth):
 
     response = token_request(base, data, auth=credentials)
 
-    assert response.status_code in (400, 401), response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    assert response.json()["error"]
+    assert_oauth_error(response, 400, error)
 
 
 def test_it_answers_a_malformed_basic_header_as_json(base, apps):

@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from users.models import AthleteProfile, Grant, GrantKind
+from users.models import AthleteProfile, AthletePermission, PermissionKind
 from users.selectors import (
     athletes_grantable_by,
     athletes_visible_to,
-    grants_visible_to,
+    permissions_visible_to,
     manager_can_read,
     manager_can_read_at,
     manager_can_write,
@@ -24,35 +24,35 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_covers_a_window_exactly_equal_to_the_grant(alice, carol, grant):
-    grant(carol, alice, GrantKind.READ, at(20), at(21))
+    grant(carol, alice, PermissionKind.READ, at(20), at(21))
     assert manager_can_read(manager=alice, athlete_id=carol.pk, start=at(20), end=at(21))
 
 
 def test_it_covers_a_window_ending_exactly_at_expiration(alice, carol, grant):
-    grant(carol, alice, GrantKind.READ, at(20), at(21))
+    grant(carol, alice, PermissionKind.READ, at(20), at(21))
     assert manager_can_read(manager=alice, athlete_id=carol.pk, start=at(20, 30), end=at(21))
 
 
 def test_it_refuses_a_window_starting_exactly_at_expiration(alice, carol, grant):
     # [20:00, 21:00) and a timeframe [21:00, 21:30): adjacent, not overlapping.
-    grant(carol, alice, GrantKind.READ, at(20), at(21))
+    grant(carol, alice, PermissionKind.READ, at(20), at(21))
     assert not manager_can_read(manager=alice, athlete_id=carol.pk, start=at(21), end=at(21, 30))
 
 
 def test_it_refuses_a_window_ending_exactly_at_the_grants_start(alice, carol, grant):
-    grant(carol, alice, GrantKind.READ, at(20), at(21))
+    grant(carol, alice, PermissionKind.READ, at(20), at(21))
     assert not manager_can_read(manager=alice, athlete_id=carol.pk, start=at(19), end=at(20))
 
 
 def test_it_refuses_a_window_reaching_one_minute_past_the_grant(alice, carol, grant):
-    grant(carol, alice, GrantKind.READ, at(20), at(21))
+    grant(carol, alice, PermissionKind.READ, at(20), at(21))
     assert not manager_can_read(manager=alice, athlete_id=carol.pk, start=at(20), end=at(21, 1))
 
 
 def test_it_does_not_add_up_adjacent_grants(alice, carol, grant):
     # Two adjacent READ grants do not make one covering both: SPEC §3 wants one grant.
-    grant(carol, alice, GrantKind.READ, at(20), at(21))
-    grant(carol, alice, GrantKind.READ, at(21), at(22))
+    grant(carol, alice, PermissionKind.READ, at(20), at(21))
+    grant(carol, alice, PermissionKind.READ, at(21), at(22))
     assert manager_can_read(manager=alice, athlete_id=carol.pk, start=at(21), end=at(22))
     assert not manager_can_read(
         manager=alice, athlete_id=carol.pk, start=at(20, 30), end=at(21, 30)
@@ -82,7 +82,7 @@ def test_it_lets_the_managing_manager_read_and_write_all_time(alice, mallory, ma
 
 
 def test_it_reads_at_an_instant_half_open(alice, carol, grant):
-    grant(carol, alice, GrantKind.READ, at(20), at(21))
+    grant(carol, alice, PermissionKind.READ, at(20), at(21))
     assert manager_can_read_at(manager=alice, athlete_id=carol.pk, at=at(20))
     assert manager_can_read_at(manager=alice, athlete_id=carol.pk, at=at(20, 59))
     assert not manager_can_read_at(manager=alice, athlete_id=carol.pk, at=at(21))
@@ -91,16 +91,16 @@ def test_it_reads_at_an_instant_half_open(alice, carol, grant):
 
 def test_it_filters_windowed_rows_with_read_covering_q(alice, bob, carol, grant):
     # Grants themselves are windowed rows with an athlete: filter them as a stand-in.
-    grant(carol, alice, GrantKind.READ, at(20), at(21))
-    grant(carol, bob, GrantKind.WRITE, at(20), at(21))
+    grant(carol, alice, PermissionKind.READ, at(20), at(21))
+    grant(carol, bob, PermissionKind.WRITE, at(20), at(21))
     rows = {
-        "inside": grant(carol, bob, GrantKind.SHARE, at(20, 10), at(20, 50)),
-        "touching_end": grant(carol, bob, GrantKind.SHARE, at(20, 30), at(21)),
-        "after": grant(carol, bob, GrantKind.SHARE, at(21), at(21, 30)),
-        "before": grant(carol, bob, GrantKind.SHARE, at(19), at(20)),
+        "inside": grant(carol, bob, PermissionKind.SHARE, at(20, 10), at(20, 50)),
+        "touching_end": grant(carol, bob, PermissionKind.SHARE, at(20, 30), at(21)),
+        "after": grant(carol, bob, PermissionKind.SHARE, at(21), at(21, 30)),
+        "before": grant(carol, bob, PermissionKind.SHARE, at(19), at(20)),
     }
     ids = {g.pk: name for name, g in rows.items()}
-    candidates = Grant.objects.filter(pk__in=ids)
+    candidates = AthletePermission.objects.filter(pk__in=ids)
     readable = candidates.filter(read_covering_q(alice, end="expiration_time"))
     assert {ids[g.pk] for g in readable} == {"inside", "touching_end"}
     writable = candidates.filter(write_covering_q(bob, end="expiration_time"))
@@ -110,8 +110,8 @@ def test_it_filters_windowed_rows_with_read_covering_q(alice, bob, carol, grant)
 
 def test_it_shows_managers_only_athletes_with_an_active_grant(alice, carol, dave, grant):
     now = timezone.now()
-    grant(carol, alice, GrantKind.READ, now - timedelta(hours=1), now + timedelta(hours=1))
-    grant(dave, alice, GrantKind.READ, now - timedelta(hours=2), now - timedelta(hours=1))
+    grant(carol, alice, PermissionKind.READ, now - timedelta(hours=1), now + timedelta(hours=1))
+    grant(dave, alice, PermissionKind.READ, now - timedelta(hours=2), now - timedelta(hours=1))
     assert list(athletes_visible_to(alice)) == [carol]
     # An athlete whose grant expired stays reachable on the permissions endpoints.
     assert set(athletes_grantable_by(alice)) == {carol, dave}
@@ -127,7 +127,7 @@ def test_it_shows_an_athlete_only_himself(cast, carol, dave):
 
 
 def test_it_shows_admins_every_athlete_once(cast, admin, carol, dave, grant, alice, window):
-    grant(carol, alice, GrantKind.WRITE, *window)
+    grant(carol, alice, PermissionKind.WRITE, *window)
     assert sorted(u.username for u in athletes_visible_to(admin)) == ["carol", "dave"]
 
 
@@ -141,15 +141,15 @@ def test_it_shows_each_party_its_grants(cast, alice, bob, sybil, mallory, carol,
     derived = grant(
         carol,
         bob,
-        GrantKind.READ,
+        PermissionKind.READ,
         cast["share"].start_time,
         cast["share"].expiration_time,
         granted_by=sybil,
         derived_from=cast["share"],
     )
-    assert set(grants_visible_to(carol)) == {*cast.values(), derived}
-    assert list(grants_visible_to(dave)) == []
-    assert list(grants_visible_to(alice)) == [cast["read"]]
-    assert set(grants_visible_to(bob)) == {cast["write"], derived}
-    assert set(grants_visible_to(sybil)) == {cast["share"], derived}
-    assert list(grants_visible_to(mallory)) == []
+    assert set(permissions_visible_to(carol)) == {*cast.values(), derived}
+    assert list(permissions_visible_to(dave)) == []
+    assert list(permissions_visible_to(alice)) == [cast["read"]]
+    assert set(permissions_visible_to(bob)) == {cast["write"], derived}
+    assert set(permissions_visible_to(sybil)) == {cast["share"], derived}
+    assert list(permissions_visible_to(mallory)) == []

@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
                 'permissions': [('can_create_managed_athletes', 'Can create managed athletes')],
             },
             managers=[
-                ('objects', users.models.AccountManager()),
+                ('objects', users.models.UserObjects()),
             ],
         ),
         migrations.CreateModel(

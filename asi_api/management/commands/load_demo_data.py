@@ -1,12 +1,9 @@
-from importlib import import_module
-from importlib.util import find_spec
+import sys
 
+from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
-
-# Each app that has demo data provides `<app>.demo.load(stdout) -> list[str]` (lines to print).
-# Order matters: later apps build on earlier ones' rows.
-DEMO_APPS = ("users", "devices", "activities", "timeframes", "analytics", "webhooks")
+from django.utils.module_loading import autodiscover_modules
 
 
 class Command(BaseCommand):
@@ -16,12 +13,16 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
+        # Each app that has demo data provides `<app>.demo.load() -> list[str]` (lines to print).
+        # Later apps build on earlier ones' rows: INSTALLED_APPS lists the apps in their
+        # dependency order (tests/asi_api/test_dependencies.py checks it), lower apps first.
+        autodiscover_modules("demo")
         lines: list[str] = []
         with transaction.atomic():
-            for app in DEMO_APPS:
-                module = f"{app}.demo"
-                if find_spec(module) is not None:
-                    lines += import_module(module).load()
+            for app in apps.get_app_configs():
+                demo = sys.modules.get(f"{app.name}.demo")
+                if demo is not None and hasattr(demo, "load"):
+                    lines += demo.load()
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
         for line in lines:
             self.stdout.write(line)
