@@ -1,19 +1,11 @@
 from django import forms
 from django.contrib import admin
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from activities import services
 from activities.models import Activity, JsonSchema
+from asi_api.admin import DeletesThroughService, form_error_add
 from asi_api.errors import DomainError
-
-
-def _form_error(form: forms.ModelForm, error: DomainError) -> None:
-    # Show a service's rejection on the admin form, on its field when the field is on the form.
-    messages = getattr(error, "messages", [error.message])
-    field = error.field if error.field in form.fields else None
-    for message in messages:
-        form.add_error(field, message)
 
 
 class JsonSchemaAddForm(forms.ModelForm):
@@ -38,7 +30,7 @@ class JsonSchemaAddForm(forms.ModelForm):
                     parent=data.get("parent"),
                 )
             except DomainError as error:
-                _form_error(self, error)
+                form_error_add(self, error)
         return data
 
 
@@ -99,12 +91,12 @@ class ActivityAdminForm(forms.ModelForm):
                     owner=data["owner"],
                 )
             except DomainError as error:
-                _form_error(self, error)
+                form_error_add(self, error)
         return data
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(DeletesThroughService, admin.ModelAdmin):
     form = ActivityAdminForm
     list_display = ["id", "name", "owner", "json_schema", "created_at", "updated_at"]
     list_filter = ["json_schema", "created_at"]
@@ -134,7 +126,3 @@ class ActivityAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Activity) -> None:
         services.activity_delete(actor=request.user, activity=obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Activity]) -> None:
-        for activity in queryset:
-            services.activity_delete(actor=request.user, activity=activity)

@@ -151,6 +151,9 @@ def main() -> None:
         cast = seed()
         print(f"ASI API benchmarks ({ROUNDS} rounds each, PostgreSQL {connection.pg_version})")
         bench_timeframes_page(cast["manager"])
+        from bench import ingest
+
+        ingest.run()
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

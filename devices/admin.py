@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 
+from asi_api.admin import DeletesThroughService, form_error_add
 from asi_api.errors import DomainError
 from devices import services
 from devices.models import Device, DeviceOwnership
@@ -78,12 +79,12 @@ class OwnershipForm(forms.ModelForm):
                     exclude_pk=self.instance.pk,
                 )
             except DomainError as error:
-                self.add_error("manager" if error.field == "manager" else None, error.message)
+                form_error_add(self, error)
         return data
 
 
 @admin.register(DeviceOwnership)
-class DeviceOwnershipAdmin(admin.ModelAdmin):
+class DeviceOwnershipAdmin(DeletesThroughService, admin.ModelAdmin):
     form = OwnershipForm
     list_display = ["device", "manager", "start_time", "end_time", "is_ongoing"]
     list_filter = [OwnedNowFilter, "start_time"]
@@ -116,10 +117,6 @@ class DeviceOwnershipAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj: DeviceOwnership) -> None:
         services.ownership_delete(ownership=obj)
-
-    def delete_queryset(self, request, queryset: QuerySet[DeviceOwnership]) -> None:
-        for ownership in queryset:
-            services.ownership_delete(ownership=ownership)
 
     @admin.action(description="Release the selected ownerships now (cuts the owners' timeframes)")
     def release(self, request: HttpRequest, queryset: QuerySet[DeviceOwnership]) -> None:

@@ -177,13 +177,7 @@ def samples_store(*, parsed: ParsedPackets, device_ids: list[int]) -> StoreResul
             span[0], span[1] = min(span[0], t_lo), max(span[1], t_hi)
 
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Sorted, so two requests naming the same devices cannot deadlock.
-            cursor.execute(
-                "; ".join("SELECT pg_advisory_xact_lock(%s)" for _ in devices),
-                [LOCK_NAMESPACE + int(d) for d in devices],
-            )
-        existing = _existing_keys(cursor, spans, slot_of)
+        existing = _existing_keys(cursor, devices, spans, slot_of)
         rows: list[tuple] = []
         new: dict[int, NewSamples] = {}
         stored = 0
@@ -218,16 +212,25 @@ def _slots(dev: np.ndarray, devices: np.ndarray) -> np.ndarray:
     return np.searchsorted(devices, dev).astype(np.int64)
 
 
-def _existing_keys(cursor, spans: dict[int, list[int]], slot_of: dict[int, int]) -> dict:
-    """Keys (slot << 44 | ts) already stored per channel id, over each device's span."""
+def _existing_keys(
+    cursor, devices: np.ndarray, spans: dict[int, list[int]], slot_of: dict[int, int]
+) -> dict:
+    """Lock the devices, then the keys (slot << 44 | ts) already stored over each device's span.
+
+    One round trip: the locks (PostgreSQL; in device order, so two requests naming the same
+    devices cannot deadlock) and the read run as one batch; the read's snapshot is taken after
+    the locks are held, so it sees every sample committed by the previous holder.
+    """
+    locks, lock_params = "", []
+    if connection.vendor == "postgresql":
+        locks = "".join("SELECT pg_advisory_xact_lock(%s); " for _ in devices)
+        lock_params = [LOCK_NAMESPACE + int(d) for d in devices]
     where, params = [], []
     for device_id, (t_min, t_max) in spans.items():
         where.append("(device_id = %s AND t_first >= %s AND t_first <= %s AND t_last >= %s)")
         params += [device_id, t_min - t_min % CHUNK_MS, t_max, t_min]
-    cursor.execute(
-        f"SELECT device_id, channel_id, t_first, ts FROM {TABLE} WHERE {' OR '.join(where)}",
-        params,
-    )
+    select = f"SELECT device_id, channel_id, t_first, ts FROM {TABLE} WHERE {' OR '.join(where)}"
+    cursor.execute(locks + select, lock_params + params)
     found: dict[int, list[np.ndarray]] = {}
     for device_id, channel_id, t_first, ts in cursor.fetchall():
         keys = (np.frombuffer(bytes(ts), dtype="<i4").astype(np.int64) + t_first) | (

@@ -1,8 +1,8 @@
 from django import forms
 from django.contrib import admin
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from asi_api.admin import DeletesThroughService, form_error_add
 from asi_api.errors import DomainError
 from timeframes import services
 from timeframes.models import Timeframe
@@ -51,26 +51,14 @@ class TimeframeAdminForm(forms.ModelForm):
                     owner=data["owner"],
                 )
             except DomainError as error:
-                messages = getattr(error, "messages", [error.message])
-                field = error.field if error.field in self.fields else None
-                for message in messages:
-                    self.add_error(field, message)
+                form_error_add(self, error)
         return data
 
 
 @admin.register(Timeframe)
-class TimeframeAdmin(admin.ModelAdmin):
+class TimeframeAdmin(DeletesThroughService, admin.ModelAdmin):
     form = TimeframeAdminForm
-    list_display = [
-        "id",
-        "activity",
-        "athlete",
-        "device",
-        "owner",
-        "start_time",
-        "end_time",
-        "json_schema",
-    ]
+    list_display = ["id", *(name for name in FIELDS if name != "params")]
     list_filter = ["start_time", "json_schema"]
     search_fields = [
         "activity__name",
@@ -105,7 +93,3 @@ class TimeframeAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Timeframe) -> None:
         services.timeframe_delete(actor=request.user, timeframe=obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Timeframe]) -> None:
-        for timeframe in queryset:
-            services.timeframe_delete(actor=request.user, timeframe=timeframe)

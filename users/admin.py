@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
+from asi_api.admin import DeletesThroughService, form_error_add
 from asi_api.errors import DomainError
 from users import services
 from users.models import (
@@ -116,7 +117,7 @@ class PermissionsReceivedInline(_PermissionInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(DeletesThroughService, DjangoUserAdmin):
     list_display = ["username", "email", "role", "external_id", "is_active", "date_joined"]
     list_filter = ["role", "is_active", "is_superuser"]
     search_fields = ["username", "email", "external_id"]
@@ -161,10 +162,6 @@ class UserAdmin(DjangoUserAdmin):
         # his activities deleted with their events recorded; an athlete's timeframes announce
         # their deletion.
         services.user_delete(actor=request.user, user=obj)
-
-    def delete_queryset(self, request, queryset: QuerySet[User]) -> None:
-        for user in queryset:
-            self.delete_model(request, user)
 
 
 @admin.register(ManagerProfile)
@@ -245,8 +242,8 @@ class AthletePermissionAdminForm(forms.ModelForm):
                 services.permission_window_check(
                     start_time=start, expiration_time=end, derived_from=derived_from
                 )
-            except DomainError as exc:
-                raise forms.ValidationError({exc.field or "expiration_time": exc.message}) from None
+            except DomainError as error:
+                form_error_add(self, error)
         return data
 
 

@@ -132,6 +132,8 @@ def athletes_visible_to(user: User) -> QuerySet[User]:
     Each athlete appears once (EXISTS, not a join), so the queryset pages and counts correctly.
     """
     athletes = User.objects.athletes().select_related("athlete_profile")
+    # The role dispatch has the same shape in every `*_visible_to` of the project: boilerplate;
+    # the rule is what each branch returns.
     if not user.is_authenticated:
         return athletes.none()
     if user.is_admin:

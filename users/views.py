@@ -188,6 +188,8 @@ class AthleteViewSet(
 
     @extend_schema(request=AthleteRegistrationSerializer, responses={201: AthleteSerializer})
     def create(self, request: Request) -> Response:
+        # Same steps as ManagerViewSet.create (boilerplate): the shapes differ, the rules are
+        # the one `services.user_register`.
         serializer = AthleteRegistrationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

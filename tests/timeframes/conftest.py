@@ -20,7 +20,9 @@ MATCH_START = datetime(2020, 5, 30, 20, 0, tzinfo=UTC)
 MATCH_END = datetime(2020, 5, 30, 22, 0, tzinfo=UTC)
 
 
-def grant(athlete: User, manager: User, permission: str, start=YEAR_START, end=YEAR_END) -> AthletePermission:
+def grant(
+    athlete: User, manager: User, permission: str, start=YEAR_START, end=YEAR_END
+) -> AthletePermission:
     return AthletePermission.objects.create(
         athlete=athlete,
         manager=manager,

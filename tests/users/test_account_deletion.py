@@ -4,14 +4,21 @@ from datetime import UTC, datetime
 
 import pytest
 
-from activities.models import Activity, JsonSchema
 from activities.events import ACTIVITY_DELETED
+from activities.models import Activity, JsonSchema
 from asi_api import events
 from devices.models import OPEN_END, Device, DeviceOwnership
 from timeframes.events import TIMEFRAME_DELETED
 from timeframes.models import Timeframe
 from users.events import USER_DELETING
-from users.models import AthleteProfile, AthletePermission, PermissionKind, ManagerProfile, Role, User
+from users.models import (
+    AthletePermission,
+    AthleteProfile,
+    ManagerProfile,
+    PermissionKind,
+    Role,
+    User,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +71,8 @@ def test_it_deletes_an_athlete_with_grants_and_timeframes(api, season, carol, da
     assert api(carol).delete("/api/v1/account/").status_code == 204
     assert not User.objects.filter(username="carol").exists()
     assert not AthleteProfile.objects.filter(user_id=carol.pk).exists()
-    assert not AthletePermission.objects.exists()  # every grant of the cast was carol's, derived included
+    # Every permission of the cast was carol's, the derived one included.
+    assert not AthletePermission.objects.exists()
     assert not Timeframe.objects.filter(pk=carol_frame.pk).exists()
     # The device, the activity and dave's timeframe stay.
     assert Device.objects.filter(pk=season["band"].pk).exists()
@@ -91,7 +99,8 @@ def test_it_deletes_a_manager_with_devices_activities_and_grants(
     assert not Activity.objects.filter(pk=season["match"].pk).exists()
     assert not Timeframe.objects.exists()
     assert not AthletePermission.objects.filter(manager_id=alice.pk).exists()
-    assert AthletePermission.objects.filter(athlete=carol).count() == 3  # bob's, sybil's and the derived one
+    # bob's, sybil's and the derived one.
+    assert AthletePermission.objects.filter(athlete=carol).count() == 3
     # The activity's events were recorded before it went.
     names = [e.name for e in emitted]
     assert names.count(TIMEFRAME_DELETED) == 2

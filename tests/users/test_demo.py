@@ -20,9 +20,13 @@ def test_it_loads_realistic_grants_twice_without_duplicates():
 
     for athlete in (carol, dave):
         for permission in (PermissionKind.READ, PermissionKind.WRITE):
-            [grant] = AthletePermission.objects.filter(athlete=athlete, manager=alice, permission=permission)
+            [grant] = AthletePermission.objects.filter(
+                athlete=athlete, manager=alice, permission=permission
+            )
             assert grant.start_time.year == now.year and grant.expiration_time.year == now.year + 1
-    share = AthletePermission.objects.get(athlete=carol, manager=bob, permission=PermissionKind.SHARE)
+    share = AthletePermission.objects.get(
+        athlete=carol, manager=bob, permission=PermissionKind.SHARE
+    )
     shared = AthletePermission.objects.get(athlete=carol, manager=mallory)
     assert shared.derived_from == share and shared.granted_by == bob
     assert not manager_can_read_at(manager=bob, athlete_id=carol.pk, at=now)  # SHARE ≠ READ

@@ -214,7 +214,9 @@ def test_it_filters_active_grants_half_open(api, carol, alice, grant):
     ended = grant(
         carol, alice, PermissionKind.READ, now - timedelta(hours=2), now - timedelta(microseconds=1)
     )
-    future = grant(carol, alice, PermissionKind.READ, now + timedelta(hours=1), now + timedelta(hours=2))
+    future = grant(
+        carol, alice, PermissionKind.READ, now + timedelta(hours=1), now + timedelta(hours=2)
+    )
     current = grant(
         carol, alice, PermissionKind.READ, now - timedelta(hours=1), now + timedelta(hours=1)
     )
@@ -254,7 +256,9 @@ def test_it_lists_grants_in_constant_queries(
 
 def test_it_ends_a_grant_now_keeping_history(api, carol, alice, grant):
     now = timezone.now()
-    read = grant(carol, alice, PermissionKind.READ, now - timedelta(days=1), now + timedelta(days=1))
+    read = grant(
+        carol, alice, PermissionKind.READ, now - timedelta(days=1), now + timedelta(days=1)
+    )
     response = api(carol).patch(path(carol, alice, read), {"expiration_time": iso(now)})
     assert response.status_code == 200, response.json()
     past = (now - timedelta(hours=5), now - timedelta(hours=4))

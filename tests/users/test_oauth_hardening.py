@@ -532,6 +532,18 @@ def test_it_ignores_an_access_token_in_the_query(base, apps, alice):
     assert in_header.status_code == 200
 
 
+def test_it_ignores_an_access_token_in_a_form_body(base, apps, alice):
+    tokens = password_token(base, apps.password.client_id, apps.password_secret, "alice")
+
+    response = requests.post(
+        f"{base}{ACCOUNT}change-password/",
+        data={"access_token": tokens["access_token"], "old_password": PASSWORD},
+    )
+
+    assert response.status_code == 401
+    assert response.headers["Content-Type"].startswith("application/json")
+
+
 def test_it_does_not_let_an_access_token_in_the_query_authorize_introspection(
     base, apps, alice, make_application
 ):

@@ -5,15 +5,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from users.models import AthleteProfile, AthletePermission, PermissionKind
+from users.models import AthletePermission, AthleteProfile, PermissionKind
 from users.selectors import (
     athletes_grantable_by,
     athletes_visible_to,
-    permissions_visible_to,
     manager_can_read,
     manager_can_read_at,
     manager_can_write,
     managers_visible_to,
+    permissions_visible_to,
     read_covering_q,
     write_covering_q,
 )
