@@ -11,12 +11,13 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: install run test lint services migrate demo bench clean help
+.PHONY: install run test fuzz lint services migrate demo bench clean help
 
 help:
 	@echo "make run    - start the server on http://127.0.0.1:8000 (SQLite, no Redis, demo data)"
 	@echo "make test   - lint, migration check and the whole test suite on PostgreSQL + Redis"
 	@echo "make bench  - benchmarks, each beside its baseline"
+	@echo "make fuzz   - schemathesis against the OpenAPI document, many more requests than make test"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +59,15 @@ test: export WEBHOOKS_ALLOW_PRIVATE_URLS = true
 test: $(STAMP) services lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# `make test` runs tests/asi_api/test_schemathesis.py with a few requests per operation; this
+# runs it alone with SCHEMATHESIS_EXAMPLES (default 200) generated requests per operation and role.
+fuzz: export DATABASE_URL = $(TEST_DATABASE_URL)
+fuzz: export REDIS_URL = $(TEST_REDIS_URL)
+fuzz: export SECRET_KEY ?= test-secret-key
+fuzz: export SCHEMATHESIS_EXAMPLES ?= 200
+fuzz: $(STAMP) services
+	$(BIN)/python -m pytest tests/asi_api/test_schemathesis.py $(PYTEST_ARGS)
 
 bench: export DATABASE_URL = $(TEST_DATABASE_URL)
 bench: export REDIS_URL = $(TEST_REDIS_URL)

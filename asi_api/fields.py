@@ -10,7 +10,8 @@ fields below all go through the three functions here.
 Accepted spellings (docs/api.md, "Conventions"):
 * id: ASCII digits (or a JSON integer in a body), from 1 to 2^63 − 1; not `5.0`, not `true`;
 * boolean in a query string: `true`/`false` in any case, or `1`/`0`;
-* datetime: ISO 8601 as SPEC §1 says, whose UTC equivalent falls within years 1–9999.
+* datetime: ISO 8601 as SPEC §1 says, whose UTC equivalent falls within years 1–9999 (and
+  which the filters then use in UTC).
 """
 
 import re
@@ -53,17 +54,17 @@ def bool_parse(value: str) -> bool:
     raise ValueError(BOOLEAN_MESSAGE)
 
 
-def datetime_in_range(value: datetime) -> datetime:
-    """`value` (aware) unchanged, if it can be converted to UTC; `ValueError` otherwise.
+def datetime_to_utc(value: datetime) -> datetime:
+    """`value` (aware) in UTC; `ValueError(DATETIME_RANGE_MESSAGE)` if UTC cannot hold it.
 
-    `0001-01-01T00:00:00+01:00` is a valid ISO 8601 text but year 0 in UTC: PostgreSQL would
-    compare it, Python (and so Django on SQLite) cannot represent it.
+    `0001-01-01T00:00:00+01:00` is valid ISO 8601 but year 0 in UTC: PostgreSQL would compare
+    it, Python (and so Django on SQLite) cannot represent it. Converting also spares PostgreSQL
+    offsets it refuses (it takes up to ±15:59, ISO 8601 and Python up to ±23:59).
     """
     try:
-        value.astimezone(UTC)
+        return value.astimezone(UTC)
     except OverflowError:
         raise ValueError(DATETIME_RANGE_MESSAGE) from None
-    return value
 
 
 # --- form fields: django-filter's filters (asi_api.filters) ----------------------------------
@@ -98,7 +99,7 @@ class DateTimeFormField(IsoDateTimeField):
         if result is None:
             return None
         try:
-            return datetime_in_range(result)
+            return datetime_to_utc(result)
         except ValueError as error:
             raise ValidationError(str(error), code="overflow") from None
 

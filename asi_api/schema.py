@@ -78,8 +78,9 @@ class AutoSchema(openapi.AutoSchema):
         writes = self.method in WRITE_METHODS
         paginated = self._is_list_view() and self._get_paginator() is not None
 
-        detail, validation = self._component("Error", DETAIL), self._component(
-            "ValidationError", VALIDATION
+        detail, validation = (
+            self._component("Error", DETAIL),
+            self._component("ValidationError", VALIDATION),
         )
         errors: dict[str, dict] = {}
         if writes or has_query:

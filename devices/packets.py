@@ -276,7 +276,7 @@ class _Pad(list):
     """A run of NaN put in for a packet that lacked a field (told apart from a real NaN)."""
 
 
-def _column(values: np.ndarray) -> list:
+def json_column(values: np.ndarray) -> list:
     """Values as JSON numbers: integral columns as ints (hr 159, not 159.0); NaN as None."""
     finite = np.isfinite(values)
     present = values[finite]
@@ -307,7 +307,7 @@ def packets_build(
     for channel, (ts, fields) in channels.items():
         seconds = (ts // 1000).tolist()
         cuts = (np.flatnonzero(np.diff(ts // 1000)) + 1).tolist()
-        columns = {name: _column(values) for name, values in fields.items()}
+        columns = {name: json_column(values) for name, values in fields.items()}
         stamps = ts.tolist()
         for lo, hi in zip([0, *cuts], [*cuts, len(stamps)], strict=True):
             packet = packets.setdefault(seconds[lo], {"device_name": device_name})

@@ -542,7 +542,7 @@ def storage_bytes() -> tuple[int, int]:
 
 def frame_table(frame: SampleFrame) -> tuple[list[int], list[tuple[str, list]]]:
     """A frame as flat columns: (timestamps, [("channel.field", values with None), ...])."""
-    from devices.packets import _column  # the JSON-number rule of the packet shape
+    from devices.packets import json_column  # the JSON-number rule of the packet shape
 
     stamps = frame.timestamps()
     columns = []
@@ -552,5 +552,5 @@ def frame_table(frame: SampleFrame) -> tuple[list[int], list[tuple[str, list]]]:
             full = np.full(len(stamps), np.nan)
             full[positions] = values
             if np.isfinite(full).any():
-                columns.append((f"{channel}.{name}", _column(full)))
+                columns.append((f"{channel}.{name}", json_column(full)))
     return stamps.tolist(), columns

@@ -1,22 +1,41 @@
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
-from asi_api.errors import DomainError, NotFound
+from asi_api.errors import DomainError, NotFound, RuleViolation, api_datetime
+from asi_api.pagination import PageNumberPagination
 from asi_api.permissions import IsAdmin, IsManager, IsManagerOrAdmin
+from asi_api.throttles import IngestRateThrottle
 from devices import services
 from devices.filters import DeviceFilter, OwnershipFilter
+from devices.ingestion import packets_ingest
 from devices.models import Device, DeviceOwnership
-from devices.selectors import devices_visible_to, ownerships_visible_to
+from devices.packets import packets_build
+from devices.samples import frame_table, samples_latest, samples_ranges, samples_read
+from devices.selectors import (
+    device_current_ownership,
+    device_owned_during,
+    devices_visible_to,
+    ownerships_visible_to,
+)
 from devices.serializers import (
     CustomNameSerializer,
     DeviceCreateSerializer,
@@ -176,25 +195,6 @@ def device_activation(request: HttpRequest) -> HttpResponse:
 
 
 # --- device data (SPEC §6): ingestion and preprocessed reads ------------------------------------
-
-import csv  # noqa: E402
-import io  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-
-from django.http import StreamingHttpResponse  # noqa: E402
-from django.utils.dateparse import parse_datetime  # noqa: E402
-from rest_framework.permissions import BasePermission  # noqa: E402
-from rest_framework.renderers import JSONRenderer  # noqa: E402
-from rest_framework.views import APIView  # noqa: E402
-
-from asi_api.errors import RuleViolation, api_datetime  # noqa: E402
-from asi_api.pagination import PageNumberPagination  # noqa: E402
-from asi_api.throttles import IngestRateThrottle  # noqa: E402
-from devices.ingestion import packets_ingest  # noqa: E402
-from devices.packets import packets_build  # noqa: E402
-from devices.samples import frame_table, samples_latest, samples_ranges, samples_read  # noqa: E402
-from devices.selectors import device_current_ownership, device_owned_during  # noqa: E402
 
 DAY_MS = 86_400_000
 PREPROCESSED_MAX_SPAN_MS = 2 * DAY_MS

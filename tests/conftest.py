@@ -1,19 +1,34 @@
-"""Shared fixtures: a fixed cast of users, OAuth applications, and API clients with real tokens.
+"""The one cast and the one set of builders of the whole suite.
 
-Tokens made here are real rows of DOT's AccessToken table, validated by the server exactly like
-tokens from /oauth2/token/ (the OAuth tests obtain theirs from the token endpoint itself).
+The cast — each name plays one role in every app's stories:
+- `admin` (username `root`): a superuser, hence an admin.
+- `alice`: manager; owns devices, activities and timeframes, holds READ/WRITE where a story
+  gives them.
+- `trent`: a second manager; holds only what a story gives him (WRITE only, a READ, a device
+  he owned before alice).
+- `sybil`: manager holding SHARE where a story gives it; shares READ onward.
+- `mallory`: manager with nothing on anyone: the outsider.
+- `carol`, `bob`: athletes (carol gives the permissions of the stories).
+
+The builders store rows directly (`make_user`, `make_device`, `own`, `grant`, `make_activity`):
+each test of a rule calls the service under test itself. Tokens made here are real rows of DOT's
+AccessToken table, validated by the server exactly like tokens from /oauth2/token/ (the OAuth
+tests obtain theirs from the token endpoint itself).
 """
 
 import secrets
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, get_application_model
 from rest_framework.test import APIClient
 
-from users.models import AthleteProfile, ManagerProfile, Role, User
+from activities.models import Activity, JsonSchema
+from asi_api.events import IN_TRANSACTION, DomainEvent, handler_register, handler_unregister
+from devices.models import OPEN_END, Device, DeviceOwnership
+from users.models import AthletePermission, AthleteProfile, ManagerProfile, Role, User
 
 Application = get_application_model()
 PASSWORD = "Correct-Horse-9"
@@ -59,9 +74,15 @@ def alice(make_user) -> User:
 
 
 @pytest.fixture
-def bob(make_user) -> User:
-    """Manager: second manager (WRITE only / sharer, depending on the story)."""
-    return make_user("bob", Role.MANAGER)
+def trent(make_user) -> User:
+    """Manager: a second manager, holding only what a story gives him."""
+    return make_user("trent", Role.MANAGER)
+
+
+@pytest.fixture
+def sybil(make_user) -> User:
+    """Manager holding SHARE on carol where a story gives it: shares READ onward."""
+    return make_user("sybil", Role.MANAGER)
 
 
 @pytest.fixture
@@ -77,9 +98,95 @@ def carol(make_user) -> User:
 
 
 @pytest.fixture
-def dave(make_user) -> User:
-    """Athlete."""
-    return make_user("dave", Role.ATHLETE, gender="M")
+def bob(make_user) -> User:
+    """Athlete: a second one, with no permission given unless a story gives one."""
+    return make_user("bob", Role.ATHLETE, gender="M")
+
+
+# --- rows of the other apps ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def grant(db) -> Callable[..., AthletePermission]:
+    """`grant(athlete, manager, permission, start, end, **fields)`: store a permission directly
+    over [start, end), given by the athlete unless `granted_by` says otherwise."""
+
+    def make(
+        athlete: User, manager: User, permission: str, start: datetime, end: datetime, **fields
+    ) -> AthletePermission:
+        fields.setdefault("granted_by", athlete)
+        return AthletePermission.objects.create(
+            athlete=athlete,
+            manager=manager,
+            permission=permission,
+            start_time=start,
+            expiration_time=end,
+            **fields,
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_device(db) -> Callable[..., Device]:
+    """`make_device(device_name=None, serial_number=None, **fields)`: a device (numbered names
+    when not given), inactive until `own` records an ownership."""
+    counter = iter(range(1, 10_000))
+
+    def make(device_name: str | None = None, serial_number: str | None = None, **fields) -> Device:
+        n = next(counter)
+        return Device.objects.create(
+            device_name=device_name or f"{0xA00000000000 + n:012x}",
+            serial_number=serial_number or f"SN-{n:05d}",
+            **fields,
+        )
+
+    return make
+
+
+@pytest.fixture
+def own(db) -> Callable[..., DeviceOwnership]:
+    """`own(device, manager, start, end=OPEN_END)`: record an ownership period directly (and
+    activate the device from `start`, as its first ownership does)."""
+
+    def make(
+        device: Device, manager: User, start: datetime, end: datetime = OPEN_END
+    ) -> DeviceOwnership:
+        ownership = DeviceOwnership.objects.create(
+            device=device, manager=manager, start_time=start, end_time=end
+        )
+        if not device.is_active:
+            Device.objects.filter(pk=device.pk).update(is_active=True, activated_at=start)
+            device.refresh_from_db()
+        return ownership
+
+    return make
+
+
+@pytest.fixture
+def tennis(db) -> JsonSchema:
+    """The shipped activity schema of tennis (version 1)."""
+    return JsonSchema.objects.get(name="tennis", version=1)
+
+
+@pytest.fixture
+def params_schema(db) -> JsonSchema:
+    """The shipped analytics-parameters schema of timeframes (version 1)."""
+    return JsonSchema.objects.get(name="timeframe-analytics-params", version=1)
+
+
+TENNIS_MATCH = {"sport": "tennis", "type": "match"}
+
+
+@pytest.fixture
+def make_activity(alice, tennis) -> Callable[..., Activity]:
+    """`make_activity(name=..., owner=alice, **fields)`: a tennis match stored directly."""
+
+    def make(name: str = "Tennis match at Wimbledon", owner: User = alice, **fields) -> Activity:
+        fields = {"json": TENNIS_MATCH, "json_schema": tennis} | fields
+        return Activity.objects.create(name=name, owner=owner, **fields)
+
+    return make
 
 
 @pytest.fixture
@@ -142,7 +249,21 @@ def api(token_for) -> Callable[..., APIClient]:
     return make
 
 
+@pytest.fixture
+def emitted() -> Iterator[list[DomainEvent]]:
+    """Every domain event emitted during the test, in the order an in-transaction handler
+    registered last hears them (the apps' reactions run first: consequences before causes)."""
+    seen: list[DomainEvent] = []
+    handler_register(seen.append, phase=IN_TRANSACTION)
+    yield seen
+    handler_unregister(seen.append)
+
+
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Real hashing (PBKDF2) costs ~0.3 s per password; tests check behaviour, not the hasher.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The one place for the whole suite (e2e servers run in their own processes and settings).
+    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS

@@ -1,6 +1,6 @@
-"""The activities cast: alice (manager) owns the tennis match; carol (athlete) plays in it, in a
-timeframe on device `band` on 30 May 2020 20:00–22:00; bob (manager) holds READ on carol where a
-story gives it; mallory (manager) has nothing; dave is an athlete with no timeframe.
+"""The activities scene, with the cast and builders of tests/conftest.py: alice owns the tennis
+match; carol plays in it, in a timeframe on device `band` on 30 May 2020 20:00–22:00; trent holds
+READ on carol where a story gives it; mallory has nothing; bob has no timeframe.
 
 Timeframe rows are made with the ORM: these tests are about activities, not timeframe rules.
 """
@@ -14,27 +14,10 @@ from activities.models import Activity, JsonSchema
 from asi_api import events
 from devices.models import Device
 from timeframes.models import Timeframe
-from users.models import AthletePermission, PermissionKind, User
+from users.models import User
 
 MATCH_START = datetime(2020, 5, 30, 20, 0, tzinfo=UTC)
 MATCH_END = datetime(2020, 5, 30, 22, 0, tzinfo=UTC)
-TENNIS_MATCH = {"sport": "tennis", "type": "match"}
-
-
-def give_read(athlete: User, manager: User, start=MATCH_START, end=MATCH_END) -> AthletePermission:
-    return AthletePermission.objects.create(
-        athlete=athlete,
-        manager=manager,
-        permission=PermissionKind.READ,
-        start_time=start,
-        expiration_time=end,
-        granted_by=athlete,
-    )
-
-
-@pytest.fixture
-def tennis(db) -> JsonSchema:
-    return JsonSchema.objects.get(name="tennis", version=1)
 
 
 @pytest.fixture
@@ -43,27 +26,13 @@ def soccer(db) -> JsonSchema:
 
 
 @pytest.fixture
-def params_schema(db) -> JsonSchema:
-    return JsonSchema.objects.get(name="timeframe-analytics-params", version=1)
-
-
-@pytest.fixture
-def make_activity(alice, tennis) -> Callable[..., Activity]:
-    def make(name: str = "Tennis match at Wimbledon", owner: User = alice, **kw) -> Activity:
-        fields = {"json": TENNIS_MATCH, "json_schema": tennis} | kw
-        return Activity.objects.create(name=name, owner=owner, **fields)
-
-    return make
-
-
-@pytest.fixture
 def match(make_activity) -> Activity:
     return make_activity()
 
 
 @pytest.fixture
-def band(db) -> Device:
-    return Device.objects.create(device_name="a1b2c3d4e5f6", serial_number="SN-D1-0001")
+def band(make_device) -> Device:
+    return make_device(device_name="a1b2c3d4e5f6", serial_number="SN-D1-0001")
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import pytest
 
 from activities.models import Activity, JsonSchema
-from tests.activities.conftest import TENNIS_MATCH
+from tests.conftest import TENNIS_MATCH
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from activities.services import (
 )
 from asi_api.errors import RuleViolation
 from asi_api.events import DomainEvent
-from tests.activities.conftest import TENNIS_MATCH
+from tests.conftest import TENNIS_MATCH
 
 pytestmark = pytest.mark.django_db
 
@@ -24,10 +24,10 @@ def test_it_lets_only_admins_create_schemas(alice):
 
 
 def test_it_deletes_every_activity_of_a_leaving_manager_with_events(
-    alice, bob, make_activity, make_timeframe, recorded
+    alice, trent, make_activity, make_timeframe, recorded
 ):
     first, second = make_activity("One"), make_activity("Two")
-    kept = make_activity("Bob's", owner=bob)
+    kept = make_activity("Trent's", owner=trent)
     timeframe = make_timeframe(second)
     assert activities_delete_owned(owner=alice) == 2
     assert list(Activity.objects.all()) == [kept]

@@ -120,17 +120,6 @@ def wear(db, carol):
     return make
 
 
-@pytest.fixture
-def heard():
-    """The domain events emitted during the test, in order."""
-    from asi_api.events import IN_TRANSACTION, handler_register, handler_unregister
-
-    seen = []
-    handler_register(seen.append, phase=IN_TRANSACTION)
-    yield seen
-    handler_unregister(seen.append)
-
-
 def period_form(device, manager, start, end) -> dict:
     return {
         "device": device.pk,
@@ -143,7 +132,7 @@ def period_form(device, manager, start, end) -> dict:
 
 
 def test_it_cuts_the_owners_timeframes_when_the_admin_shortens_an_ownership(
-    admin_browser, alice, vest, wear, heard
+    admin_browser, alice, vest, wear, emitted
 ):
     from timeframes.models import Timeframe
 
@@ -163,12 +152,12 @@ def test_it_cuts_the_owners_timeframes_when_the_admin_shortens_an_ownership(
     running.refresh_from_db()
     assert running.end_time == now
     assert not Timeframe.objects.filter(pk=later.pk).exists()
-    assert [(e.name, e.timeframe_id) for e in heard] == [
+    assert [(e.name, e.timeframe_id) for e in emitted] == [
         ("timeframe-updated", running.pk),
         ("timeframe-deleted", later.pk),
         ("ownership-ended", None),
     ]
-    assert (heard[-1].start, heard[-1].end) == (now, OPEN_END)
+    assert (emitted[-1].start, emitted[-1].end) == (now, OPEN_END)
 
 
 def test_it_records_a_past_ownership_in_the_admin_and_activates_the_device(
@@ -198,20 +187,20 @@ def test_it_refuses_an_athlete_as_owner_in_the_admin(admin_browser, carol, spare
 
 
 def test_it_deletes_the_timeframes_of_an_ownership_the_admin_deletes(
-    admin_browser, alice, bob, handed_over, wear, heard
+    admin_browser, alice, trent, handed_over, wear, emitted
 ):
     from timeframes.models import Timeframe
 
-    bobs = DeviceOwnership.objects.get(device=handed_over, manager=bob)
-    inside = wear(handed_over, bob, bobs.start_time, bobs.start_time + timedelta(hours=1))
+    trents = DeviceOwnership.objects.get(device=handed_over, manager=trent)
+    inside = wear(handed_over, trent, trents.start_time, trents.start_time + timedelta(hours=1))
     alices = wear(handed_over, alice, timezone.now() - timedelta(hours=1), timezone.now())
 
     response = admin_browser.post(
-        f"/admin/devices/deviceownership/{bobs.pk}/delete/", {"post": "yes"}
+        f"/admin/devices/deviceownership/{trents.pk}/delete/", {"post": "yes"}
     )
 
     assert response.status_code == 302
-    assert not DeviceOwnership.objects.filter(pk=bobs.pk).exists()
+    assert not DeviceOwnership.objects.filter(pk=trents.pk).exists()
     assert not Timeframe.objects.filter(pk=inside.pk).exists()
     assert Timeframe.objects.filter(pk=alices.pk).exists()
-    assert [e.name for e in heard] == ["timeframe-deleted", "ownership-ended"]
+    assert [e.name for e in emitted] == ["timeframe-deleted", "ownership-ended"]

@@ -91,6 +91,7 @@ def test_it_refuses_a_missing_file(tmp_path):
         run(tmp_path / "nope.csv")
 
 
+@pytest.mark.e2e  # starts manage.py processes
 def test_it_exits_with_status_1_and_documents_itself(tmp_path):
     manage = Path(__file__).resolve().parents[2] / "manage.py"
     bad = tmp_path / "bad.csv"

@@ -48,7 +48,7 @@ def test_it_gives_a_spare_device_to_the_manager_who_proves_he_holds_it(api, mall
     assert [device["id"] for device in current] == [spare.pk]
 
 
-def test_it_activates_a_device_on_its_first_ownership_only(api, mallory, bob, spare):
+def test_it_activates_a_device_on_its_first_ownership_only(api, mallory, trent, spare):
     with time_machine.travel(timezone.now() - timedelta(days=3), tick=True):
         take(api(mallory), spare)
         release(api(mallory), spare)
@@ -56,7 +56,7 @@ def test_it_activates_a_device_on_its_first_ownership_only(api, mallory, bob, sp
     activated_at = spare.activated_at
     assert spare.is_active is True
     assert activated_at is not None
-    assert take(api(bob), spare).status_code == 201
+    assert take(api(trent), spare).status_code == 201
     spare.refresh_from_db()
     assert spare.activated_at == activated_at
 
@@ -144,8 +144,8 @@ def test_it_answers_409_when_nobody_owns_the_device_whoever_asks(api, alice, mal
     assert release(api(mallory), spare).status_code == 409
 
 
-def test_it_answers_403_to_a_past_owner(api, bob, handed_over):
-    response = release(api(bob), handed_over)
+def test_it_answers_403_to_a_past_owner(api, trent, handed_over):
+    response = release(api(trent), handed_over)
     assert response.status_code == 403
     assert (
         DeviceOwnership.objects.get(device=handed_over, end_time=OPEN_END).manager.username
@@ -191,8 +191,8 @@ def test_it_lets_the_current_owner_rename_his_device(api, alice, vest):
     assert rename(api(alice), vest, "").json()["custom_name"] == ""
 
 
-def test_it_forbids_renaming_to_a_past_owner(api, bob, handed_over):
-    assert rename(api(bob), handed_over).status_code == 403
+def test_it_forbids_renaming_to_a_past_owner(api, trent, handed_over):
+    assert rename(api(trent), handed_over).status_code == 403
 
 
 def test_it_hides_the_device_from_a_renaming_outsider(api, mallory, vest, spare):
@@ -218,12 +218,12 @@ def test_it_rejects_a_malformed_custom_name(api, alice, vest, body):
 # --- ownership list and detail -------------------------------------------------------------------
 
 
-def test_it_lists_a_managers_own_ownerships(api, alice, bob, vest, handed_over):
-    body = api(bob).get(OWNERSHIPS).json()
+def test_it_lists_a_managers_own_ownerships(api, alice, trent, vest, handed_over):
+    body = api(trent).get(OWNERSHIPS).json()
     assert body["count"] == 1
     (ownership,) = body["results"]
     assert ownership["device"] == handed_over.pk
-    assert ownership["manager"] == bob.pk
+    assert ownership["manager"] == trent.pk
     assert ownership["end_time"] != "2999-12-31T23:59:59Z"
     assert set(ownership) == {"id", "device", "manager", "start_time", "end_time", "device_details"}
     mine = api(alice).get(OWNERSHIPS).json()["results"]
@@ -251,14 +251,14 @@ def test_it_filters_ownerships_by_device_and_current(api, admin, vest, handed_ov
 
 @pytest.mark.parametrize(
     ("who", "status"),
-    [("bob", 200), ("alice", 404), ("mallory", 404), ("admin", 200), ("carol", 403), (None, 401)],
+    [("trent", 200), ("alice", 404), ("mallory", 404), ("admin", 200), ("carol", 403), (None, 401)],
 )
 def test_it_shows_an_ownership_only_to_its_manager_and_admins(
-    api, request, handed_over, bob, who, status
+    api, request, handed_over, trent, who, status
 ):
-    bobs = DeviceOwnership.objects.get(device=handed_over, manager=bob)
+    trents = DeviceOwnership.objects.get(device=handed_over, manager=trent)
     user = request.getfixturevalue(who) if who else None
-    assert api(user).get(f"{OWNERSHIPS}{bobs.pk}/").status_code == status
+    assert api(user).get(f"{OWNERSHIPS}{trents.pk}/").status_code == status
 
 
 def test_it_forbids_ownership_lists_to_athletes_and_anonymous(api, carol):
@@ -298,9 +298,9 @@ def test_it_searches_ownerships_by_device(api, alice, vest, handed_over):
     ("who", "expected"),
     [
         ("alice", {"alice"}),  # owner now (of both devices)
-        ("bob", {"bob"}),  # past owner: his own past period only
+        ("trent", {"trent"}),  # past owner: his own past period only
         ("mallory", set()),  # never owned anything
-        ("admin", {"alice", "bob"}),
+        ("admin", {"alice", "trent"}),
     ],
 )
 def test_it_lists_ownerships_by_who_asks(api, request, vest, handed_over, who, expected):

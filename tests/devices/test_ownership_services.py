@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from activities.models import Activity, JsonSchema
 from asi_api.errors import Conflict, NotFound, RuleViolation
-from asi_api.events import IN_TRANSACTION, handler_register, handler_unregister
 from devices.models import OPEN_END, DeviceOwnership
 from devices.selectors import (
     device_current_owner,
@@ -21,15 +20,6 @@ from timeframes.models import Timeframe
 pytestmark = pytest.mark.django_db
 
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-def events():
-    """The domain events emitted during the test, in order."""
-    seen = []
-    handler_register(seen.append, phase=IN_TRANSACTION)
-    yield seen
-    handler_unregister(seen.append)
 
 
 @pytest.fixture
@@ -61,21 +51,21 @@ def make_timeframe(db, carol):
 # --- device_owned_during -------------------------------------------------------------------------
 
 
-def test_it_answers_whether_a_manager_owned_a_device_over_a_whole_window(alice, bob, handed_over):
-    # bob: [t0, t1); alice: [t1, OPEN_END).
-    bobs = DeviceOwnership.objects.get(device=handed_over, manager=bob)
-    t0, t1 = bobs.start_time, bobs.end_time
+def test_it_answers_whether_a_manager_owned_a_device_over_a_whole_window(alice, trent, handed_over):
+    # trent: [t0, t1); alice: [t1, OPEN_END).
+    trents = DeviceOwnership.objects.get(device=handed_over, manager=trent)
+    t0, t1 = trents.start_time, trents.end_time
     device = handed_over.pk
-    assert device_owned_during(manager=bob, device_id=device, start=t0, end=t1)
-    assert device_owned_during(manager=bob, device_id=device, start=t0 + HOUR, end=t1 - HOUR)
-    assert not device_owned_during(manager=bob, device_id=device, start=t0 - HOUR, end=t1)
-    assert not device_owned_during(manager=bob, device_id=device, start=t0, end=t1 + HOUR)
+    assert device_owned_during(manager=trent, device_id=device, start=t0, end=t1)
+    assert device_owned_during(manager=trent, device_id=device, start=t0 + HOUR, end=t1 - HOUR)
+    assert not device_owned_during(manager=trent, device_id=device, start=t0 - HOUR, end=t1)
+    assert not device_owned_during(manager=trent, device_id=device, start=t0, end=t1 + HOUR)
     # An ongoing ownership covers the future.
     assert device_owned_during(manager=alice, device_id=device, start=t1, end=t1 + 900 * HOUR)
     assert not device_owned_during(manager=alice, device_id=device, start=t1 - HOUR, end=t1)
 
 
-def test_it_names_the_current_owner(alice, bob, handed_over, spare):
+def test_it_names_the_current_owner(alice, trent, handed_over, spare):
     assert device_current_owner(device_id=handed_over.pk) == alice
     assert device_current_owner(device_id=spare.pk) is None
 
@@ -129,16 +119,16 @@ def test_it_refuses_take_to_a_non_manager(admin, spare):
         )
 
 
-def test_it_raises_the_release_errors_of_the_spec(alice, bob, mallory, handed_over, spare):
+def test_it_raises_the_release_errors_of_the_spec(alice, trent, mallory, handed_over, spare):
     with pytest.raises(RuleViolation):
-        ownership_release(manager=bob, device=handed_over)
+        ownership_release(manager=trent, device=handed_over)
     with pytest.raises(NotFound):
         ownership_release(manager=mallory, device=handed_over)
     with pytest.raises(Conflict):
         ownership_release(manager=alice, device=spare)
 
 
-def test_it_cuts_the_releasers_timeframes_in_the_middle(alice, vest, make_timeframe, events):
+def test_it_cuts_the_releasers_timeframes_in_the_middle(alice, vest, make_timeframe, emitted):
     now = timezone.now()
     finished = make_timeframe(owner=alice, device=vest, start=now - 5 * HOUR, end=now - 4 * HOUR)
     running = make_timeframe(owner=alice, device=vest, start=now - HOUR, end=now + HOUR)
@@ -152,26 +142,26 @@ def test_it_cuts_the_releasers_timeframes_in_the_middle(alice, vest, make_timefr
     assert finished.end_time == now - 4 * HOUR
     assert not Timeframe.objects.filter(pk=future.pk).exists()
     # The timeframes' reaction runs inside the announcement: a later listener hears it first.
-    assert [(e.name, e.timeframe_id) for e in events] == [
+    assert [(e.name, e.timeframe_id) for e in emitted] == [
         ("timeframe-updated", running.pk),
         ("timeframe-deleted", future.pk),
         ("ownership-ended", None),
     ]
-    ended = events[-1]
+    ended = emitted[-1]
     assert (ended.user_id, ended.device_id) == (alice.pk, vest.pk)
     assert (ended.start, ended.end) == (ownership.end_time, OPEN_END)
 
 
 def test_it_leaves_other_managers_timeframes_alone_on_release(
-    alice, bob, handed_over, make_timeframe
+    alice, trent, handed_over, make_timeframe
 ):
     now = timezone.now()
-    bobs = make_timeframe(
-        owner=bob, device=handed_over, start=now - 5 * 24 * HOUR, end=now - 4 * 24 * HOUR
+    trents = make_timeframe(
+        owner=trent, device=handed_over, start=now - 5 * 24 * HOUR, end=now - 4 * 24 * HOUR
     )
     ownership_release(manager=alice, device=handed_over)
-    bobs.refresh_from_db()
-    assert bobs.end_time == now - 4 * 24 * HOUR
+    trents.refresh_from_db()
+    assert trents.end_time == now - 4 * 24 * HOUR
 
 
 def test_it_rolls_the_release_back_when_cutting_timeframes_fails(
@@ -188,13 +178,13 @@ def test_it_rolls_the_release_back_when_cutting_timeframes_fails(
     assert DeviceOwnership.objects.get(device=vest).end_time == OPEN_END
 
 
-def test_it_releases_everything_a_leaving_manager_owns(alice, bob, vest, handed_over, spare, own):
+def test_it_releases_everything_a_leaving_manager_owns(alice, trent, vest, handed_over, spare, own):
     future = own(spare, alice, timezone.now() + 24 * HOUR)
     assert ownerships_release_all(manager=alice) == 2
     assert not DeviceOwnership.objects.filter(manager=alice, end_time=OPEN_END).exists()
     assert not DeviceOwnership.objects.filter(pk=future.pk).exists()
-    # bob's past period is untouched.
-    assert DeviceOwnership.objects.filter(manager=bob).count() == 1
+    # trent's past period is untouched.
+    assert DeviceOwnership.objects.filter(manager=trent).count() == 1
     assert ownerships_release_all(manager=alice) == 0
 
 

@@ -1,6 +1,7 @@
 """Real recordings (../shared/data/recordings/, read in place): replay through HTTP, FIT import."""
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
@@ -13,7 +14,13 @@ from tests.devices.packets_factory import INGEST_URL, now_ms, stored_samples
 
 pytestmark = pytest.mark.django_db
 
-RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "recordings"
+# Beside the checkout (`../shared/data/recordings/`); ASI_RECORDINGS_DIR overrides.
+RECORDINGS = Path(
+    os.environ.get(
+        "ASI_RECORDINGS_DIR",
+        Path(__file__).resolve().parents[3] / "shared" / "data" / "recordings",
+    )
+)
 if not RECORDINGS.is_dir():
     pytest.skip(f"the real recordings are not here ({RECORDINGS})", allow_module_level=True)
 RAW = RECORDINGS / "raw"

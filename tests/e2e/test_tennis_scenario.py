@@ -16,14 +16,7 @@ from django.core.management import call_command
 from tests.conftest import PASSWORD
 from users.models import User
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 class Client:

@@ -1,18 +1,18 @@
-"""The timeframe cast: alice (manager) owns device `band` since 2020 and the tennis activity;
-carol (athlete) gives her WRITE and READ for 2020; bob (manager) gets READ on carol's 30 May
-evening only where a story says so; mallory has nothing; dave is another athlete."""
+"""The timeframes scene, with the cast and builders of tests/conftest.py: alice owns device
+`band` since 2020 and the tennis activity; carol gives her WRITE and READ for 2020; trent gets
+READ on carol's 30 May evening only where a story says so; mallory has nothing; bob is another
+athlete. Timeframes themselves are made through the service (`make_timeframe`)."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from activities.models import Activity, JsonSchema
-from asi_api import events
-from devices.models import OPEN_END, Device, DeviceOwnership
+from activities.models import Activity
+from devices.models import Device
 from timeframes.models import Timeframe
 from timeframes.services import timeframe_create
-from users.models import AthletePermission, PermissionKind, User
+from users.models import PermissionKind
 
 YEAR_START = datetime(2020, 1, 1, tzinfo=UTC)
 YEAR_END = datetime(2021, 1, 1, tzinfo=UTC)
@@ -20,56 +20,27 @@ MATCH_START = datetime(2020, 5, 30, 20, 0, tzinfo=UTC)
 MATCH_END = datetime(2020, 5, 30, 22, 0, tzinfo=UTC)
 
 
-def grant(
-    athlete: User, manager: User, permission: str, start=YEAR_START, end=YEAR_END
-) -> AthletePermission:
-    return AthletePermission.objects.create(
-        athlete=athlete,
-        manager=manager,
-        permission=permission,
-        start_time=start,
-        expiration_time=end,
-        granted_by=athlete,
-    )
-
-
-def own(manager: User, device: Device, start=YEAR_START, end=OPEN_END) -> DeviceOwnership:
-    return DeviceOwnership.objects.create(
-        manager=manager, device=device, start_time=start, end_time=end
-    )
+@pytest.fixture
+def band(make_device) -> Device:
+    return make_device(device_name="a1b2c3d4e5f8", serial_number="SN-0001")
 
 
 @pytest.fixture
-def tennis(db) -> JsonSchema:
-    return JsonSchema.objects.get(name="tennis", type="activity")
+def band2(make_device) -> Device:
+    return make_device(device_name="a1b2c3d4e5f9", serial_number="SN-0002")
 
 
 @pytest.fixture
-def band(db) -> Device:
-    return Device.objects.create(device_name="a1b2c3d4e5f8", serial_number="SN-0001")
+def match(make_activity) -> Activity:
+    return make_activity()
 
 
 @pytest.fixture
-def band2(db) -> Device:
-    return Device.objects.create(device_name="a1b2c3d4e5f9", serial_number="SN-0002")
-
-
-@pytest.fixture
-def match(alice, tennis) -> Activity:
-    return Activity.objects.create(
-        name="Tennis match at Wimbledon",
-        json={"sport": "tennis", "type": "match"},
-        json_schema=tennis,
-        owner=alice,
-    )
-
-
-@pytest.fixture
-def setting(alice, carol, band, match) -> None:
+def setting(alice, carol, band, match, grant, own) -> None:
     """alice owns band (ongoing since 2020) and holds WRITE and READ on carol for 2020."""
-    own(alice, band)
-    grant(carol, alice, PermissionKind.WRITE)
-    grant(carol, alice, PermissionKind.READ)
+    own(band, alice, YEAR_START)
+    grant(carol, alice, PermissionKind.WRITE, YEAR_START, YEAR_END)
+    grant(carol, alice, PermissionKind.READ, YEAR_START, YEAR_END)
 
 
 @pytest.fixture
@@ -86,16 +57,6 @@ def make_timeframe(setting, alice, carol, band, match) -> Callable[..., Timefram
 def evening(make_timeframe) -> Timeframe:
     """carol wears band during alice's match, 30 May 2020 20:00–22:00."""
     return make_timeframe()
-
-
-@pytest.fixture
-def emitted() -> list[events.DomainEvent]:
-    """Every domain event emitted during the test, in order."""
-    seen: list[events.DomainEvent] = []
-    handler = seen.append
-    events.handler_register(handler, phase=events.IN_TRANSACTION)
-    yield seen
-    events.handler_unregister(handler)
 
 
 def body(**overrides) -> dict:

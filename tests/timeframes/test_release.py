@@ -7,7 +7,7 @@ from timeframes.models import Timeframe
 from timeframes.services import timeframes_cut_at_release
 from users.models import PermissionKind
 
-from .conftest import HOUR, MATCH_END, MATCH_START, grant, own
+from .conftest import HOUR, MATCH_END, MATCH_START, YEAR_END, YEAR_START
 
 pytestmark = pytest.mark.django_db
 
@@ -53,14 +53,14 @@ def test_it_deletes_a_timeframe_starting_at_the_release_instant(day, alice, band
 
 
 def test_it_leaves_other_managers_and_devices_alone(
-    day, make_timeframe, alice, bob, carol, dave, band, band2
+    day, make_timeframe, alice, trent, carol, bob, band, band2, grant, own
 ):
-    own(alice, band2)
-    grant(dave, alice, PermissionKind.WRITE)
-    on_band2 = make_timeframe(device=band2, athlete=dave)
+    own(band2, alice, YEAR_START)
+    grant(bob, alice, PermissionKind.WRITE, YEAR_START, YEAR_END)
+    on_band2 = make_timeframe(device=band2, athlete=bob)
 
     timeframes_cut_at_release(manager=alice, device_id=band2.pk, at=MIDDLE)
-    timeframes_cut_at_release(manager=bob, device_id=band.pk, at=MIDDLE)
+    timeframes_cut_at_release(manager=trent, device_id=band.pk, at=MIDDLE)
 
     on_band2.refresh_from_db()
     assert on_band2.end_time == MIDDLE

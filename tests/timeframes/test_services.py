@@ -9,7 +9,7 @@ from timeframes.models import Timeframe
 from timeframes.selectors import timeframes_computed_readable_by, timeframes_visible_to
 from users.models import AthleteProfile, PermissionKind
 
-from .conftest import HOUR, MATCH_END, MATCH_START, grant
+from .conftest import HOUR, MATCH_END, MATCH_START
 
 pytestmark = pytest.mark.django_db
 
@@ -47,10 +47,10 @@ def test_it_answers_409_when_a_racing_writer_got_there_first(
 
 
 def test_computed_data_is_readable_by_readers_not_by_mere_owners(
-    evening, admin, alice, bob, mallory, carol, dave
+    evening, admin, alice, trent, mallory, carol, bob, grant
 ):
     def readers() -> set[str]:
-        users = (admin, alice, bob, mallory, carol, dave)
+        users = (admin, alice, trent, mallory, carol, bob)
         return {
             u.username for u in users if timeframes_computed_readable_by(u).filter(pk=evening.pk)
         }
@@ -59,14 +59,14 @@ def test_computed_data_is_readable_by_readers_not_by_mere_owners(
     carol.permissions_given.filter(manager=alice, permission=PermissionKind.READ).delete()
     assert readers() == {"root", "carol"}  # WRITE lets alice schedule, not read
     assert timeframes_visible_to(alice).filter(pk=evening.pk).exists()  # she still sees it
-    grant(carol, bob, PermissionKind.READ, start=MATCH_START, end=MATCH_END)
-    assert readers() == {"root", "carol", "bob"}
+    grant(carol, trent, PermissionKind.READ, MATCH_START, MATCH_END)
+    assert readers() == {"root", "carol", "trent"}
     AthleteProfile.objects.filter(user=carol).update(managed_by=mallory)
-    assert readers() == {"root", "carol", "bob", "mallory"}
+    assert readers() == {"root", "carol", "trent", "mallory"}
 
 
-def test_only_the_owner_or_an_admin_may_delete(evening, bob, carol, admin, emitted):
-    for user in (bob, carol):
+def test_only_the_owner_or_an_admin_may_delete(evening, trent, carol, admin, emitted):
+    for user in (trent, carol):
         with pytest.raises(RuleViolation):
             services.timeframe_delete(actor=user, timeframe=evening)
     services.timeframe_delete(actor=admin, timeframe=evening)

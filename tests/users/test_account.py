@@ -81,12 +81,12 @@ def test_it_updates_a_managers_names(api, alice):
     ("body", "field"),
     [
         ({"email": "nope"}, "email"),
-        ({"username": "bob"}, "username"),
+        ({"username": "trent"}, "username"),
         ({"athlete_profile": {"gender": "Q"}}, "athlete_profile"),
         ({"athlete_profile": {"resting_heart_rate": 199}}, "resting_heart_rate"),
     ],
 )
-def test_it_refuses_bad_account_changes(api, carol, bob, body, field):
+def test_it_refuses_bad_account_changes(api, carol, trent, body, field):
     response = api(carol).patch("/api/v1/account/", body)
     assert response.status_code == 400
     assert field in response.json()

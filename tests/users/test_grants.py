@@ -70,7 +70,7 @@ def test_it_needs_a_token_to_grant(api, carol, mallory):
     assert api().get("/api/v1/permissions/").status_code == 401
 
 
-@pytest.mark.parametrize("holder", ["alice", "bob"])
+@pytest.mark.parametrize("holder", ["alice", "trent"])
 def test_it_forbids_read_and_write_holders_to_grant(api, cast, request, holder, carol, mallory):
     caller = request.getfixturevalue(holder)
     response = api(caller).post(path(carol, mallory), body())
@@ -78,10 +78,10 @@ def test_it_forbids_read_and_write_holders_to_grant(api, cast, request, holder, 
     assert AthletePermission.objects.filter(manager=mallory).count() == 0
 
 
-def test_it_hides_athletes_from_outsiders_and_other_athletes(api, cast, carol, dave, mallory):
+def test_it_hides_athletes_from_outsiders_and_other_athletes(api, cast, carol, bob, mallory):
     assert api(mallory).post(path(carol, mallory), body()).status_code == 404
-    assert api(dave).post(path(carol, mallory), body()).status_code == 404
-    assert api(dave).get(path(carol, mallory)).status_code == 404
+    assert api(bob).post(path(carol, mallory), body()).status_code == 404
+    assert api(bob).get(path(carol, mallory)).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -98,9 +98,9 @@ def test_it_names_unknown_ids(api, admin, carol, mallory, which, message):
     assert response.json() == {"detail": message}
 
 
-def test_it_refuses_a_grant_to_an_athlete_or_from_a_manager(api, admin, carol, dave, alice, bob):
-    assert api(carol).post(path(carol, dave), body()).status_code == 404
-    assert api(admin).post(path(alice, bob), body()).status_code == 404
+def test_it_refuses_a_grant_to_an_athlete_or_from_a_manager(api, admin, carol, bob, alice, trent):
+    assert api(carol).post(path(carol, bob), body()).status_code == 404
+    assert api(admin).post(path(alice, trent), body()).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -169,21 +169,23 @@ def test_it_lets_a_share_holder_share_before_his_share_starts(api, sybil, carol,
 # --- listing --------------------------------------------------------------------------------
 
 
-def test_it_lists_a_pairs_grants_to_each_party(api, cast, carol, alice, bob, sybil, mallory):
+def test_it_lists_a_pairs_grants_to_each_party(api, cast, carol, alice, trent, sybil, mallory):
     grant_id = cast["read"].pk
     assert [g["id"] for g in api(carol).get(path(carol, alice)).json()["results"]] == [grant_id]
     assert [g["id"] for g in api(alice).get(path(carol, alice)).json()["results"]] == [grant_id]
-    # bob sees carol (his WRITE is active) but is no party to alice's grants.
-    assert api(bob).get(path(carol, alice)).json()["results"] == []
+    # trent sees carol (his WRITE is active) but is no party to alice's grants.
+    assert api(trent).get(path(carol, alice)).json()["results"] == []
     assert api(mallory).get(path(carol, alice)).status_code == 404
 
 
-def test_it_shows_a_pair_grant_in_detail(api, cast, carol, alice, dave):
+def test_it_shows_a_pair_grant_in_detail(api, cast, carol, alice, bob):
     assert api(alice).get(path(carol, alice, cast["read"])).json()["permission"] == "READ"
     assert api(carol).get(path(carol, alice, cast["write"])).status_code == 404  # other pair
 
 
-def test_it_lists_every_grant_one_is_party_to(api, cast, carol, alice, sybil, bob, mallory, grant):
+def test_it_lists_every_grant_one_is_party_to(
+    api, cast, carol, alice, sybil, trent, mallory, grant
+):
     derived = grant(
         carol,
         mallory,
@@ -203,7 +205,7 @@ def test_it_lists_every_grant_one_is_party_to(api, cast, carol, alice, sybil, bo
     assert ids(alice) == [cast["read"].pk]
     assert sorted(ids(sybil)) == sorted([cast["share"].pk, derived.pk])
     assert ids(mallory) == [derived.pk]
-    assert ids(carol, f"?manager={bob.pk}") == [cast["write"].pk]
+    assert ids(carol, f"?manager={trent.pk}") == [cast["write"].pk]
     assert ids(carol, "?permission=SHARE") == [cast["share"].pk]
     assert ids(alice, f"?athlete={carol.pk}&active=true") == [cast["read"].pk]
     assert ids(alice, "?active=false") == []
@@ -283,12 +285,12 @@ def test_it_refuses_changes_by_the_receiver_or_outsiders(api, cast, carol, alice
     assert AthletePermission.objects.filter(pk=read.pk).exists()
 
 
-def test_it_refuses_a_grant_reached_through_another_pair(api, cast, carol, bob):
+def test_it_refuses_a_grant_reached_through_another_pair(api, cast, carol, trent):
     assert (
-        api(carol).patch(path(carol, bob, cast["read"]), {"start_time": iso(at(1))}).status_code
+        api(carol).patch(path(carol, trent, cast["read"]), {"start_time": iso(at(1))}).status_code
         == 404
     )
-    assert api(carol).delete(path(carol, bob, cast["read"])).status_code == 404
+    assert api(carol).delete(path(carol, trent, cast["read"])).status_code == 404
 
 
 @pytest.mark.parametrize("payload", [{}, {"expiration_time": iso(at(20))}, {"start_time": "soon"}])

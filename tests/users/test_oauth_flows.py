@@ -5,7 +5,6 @@ import requests
 
 from tests.conftest import PASSWORD
 from tests.users.test_oauth_support import (
-    FAST_HASHERS,
     REDIRECT_URI,
     assert_oauth_error,
     authorize_url,
@@ -20,11 +19,6 @@ from tests.users.test_oauth_support import (
 from tests.users.test_oauth_support import make_oauth_apps as _make_oauth_apps
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
 @pytest.fixture

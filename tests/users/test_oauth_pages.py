@@ -123,18 +123,18 @@ def test_it_leaves_other_applications_authorized(live_server, apps, alice, brows
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_hides_another_users_authorization(live_server, apps, alice, bob, browser):
+def test_it_hides_another_users_authorization(live_server, apps, alice, trent, browser):
     base = live_server.url
-    with requests.Session() as bobs_browser:
-        authorize_code_app(bobs_browser, base, apps, username="bob")
-    bobs_token = AccessToken.objects.get(user=bob)
+    with requests.Session() as trents_browser:
+        authorize_code_app(trents_browser, base, apps, username="trent")
+    trents_token = AccessToken.objects.get(user=trent)
 
     page = log_in(browser, base, "alice", f"{base}{AUTHORIZED}")
     assert "Coach Board AMS" not in page.text
-    response = browser.get(f"{base}/oauth2/authorized-tokens/{bobs_token.pk}/delete/")
+    response = browser.get(f"{base}/oauth2/authorized-tokens/{trents_token.pk}/delete/")
 
     assert response.status_code == 404
-    assert AccessToken.objects.filter(pk=bobs_token.pk).exists()
+    assert AccessToken.objects.filter(pk=trents_token.pk).exists()
 
 
 @pytest.mark.django_db(transaction=True)

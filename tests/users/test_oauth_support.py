@@ -15,12 +15,12 @@ from urllib.parse import parse_qs, urljoin, urlparse
 
 import requests
 
-from tests.conftest import PASSWORD
+from tests.conftest import FAST_PASSWORD_HASHERS, PASSWORD
 
 REDIRECT_URI = "http://127.0.0.1:8001/callback"
-# Hashing a password or a client secret costs ~0.3 s with the production hasher; the tests hash
-# dozens. What is tested is the OAuth protocol, not the hasher.
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The suite's fast hasher (tests/conftest.py sets it for every test already; live-server
+# fixtures name it again).
+FAST_HASHERS = FAST_PASSWORD_HASHERS
 
 
 @dataclass

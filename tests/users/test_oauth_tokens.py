@@ -12,7 +12,6 @@ from oauth2_provider.models import AccessToken, RefreshToken
 
 from tests.conftest import PASSWORD
 from tests.users.test_oauth_support import (
-    FAST_HASHERS,
     assert_oauth_error,
     bearer,
     password_token,
@@ -24,11 +23,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 ACCOUNT = "/api/v1/account/"
 TEST_INGEST = "/api/v1/test-ingest/"
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
 @pytest.fixture

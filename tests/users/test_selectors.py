@@ -59,18 +59,18 @@ def test_it_does_not_add_up_adjacent_grants(alice, carol, grant):
     )
 
 
-def test_it_keeps_read_write_and_share_apart(cast, alice, bob, sybil, carol, window):
+def test_it_keeps_read_write_and_share_apart(cast, alice, trent, sybil, carol, window):
     start, end = window
     assert manager_can_read(manager=alice, athlete_id=carol.pk, start=start, end=end)
     assert not manager_can_write(manager=alice, athlete_id=carol.pk, start=start, end=end)
-    assert manager_can_write(manager=bob, athlete_id=carol.pk, start=start, end=end)
-    assert not manager_can_read(manager=bob, athlete_id=carol.pk, start=start, end=end)
+    assert manager_can_write(manager=trent, athlete_id=carol.pk, start=start, end=end)
+    assert not manager_can_read(manager=trent, athlete_id=carol.pk, start=start, end=end)
     # SHARE does not imply READ.
     assert not manager_can_read(manager=sybil, athlete_id=carol.pk, start=start, end=end)
 
 
-def test_it_gives_nothing_on_another_athlete(cast, alice, dave, window):
-    assert not manager_can_read(manager=alice, athlete_id=dave.pk, start=window[0], end=window[1])
+def test_it_gives_nothing_on_another_athlete(cast, alice, bob, window):
+    assert not manager_can_read(manager=alice, athlete_id=bob.pk, start=window[0], end=window[1])
 
 
 def test_it_lets_the_managing_manager_read_and_write_all_time(alice, mallory, make_user):
@@ -89,58 +89,58 @@ def test_it_reads_at_an_instant_half_open(alice, carol, grant):
     assert not manager_can_read_at(manager=alice, athlete_id=carol.pk, at=at(19, 59))
 
 
-def test_it_filters_windowed_rows_with_read_covering_q(alice, bob, carol, grant):
+def test_it_filters_windowed_rows_with_read_covering_q(alice, trent, carol, grant):
     # Grants themselves are windowed rows with an athlete: filter them as a stand-in.
     grant(carol, alice, PermissionKind.READ, at(20), at(21))
-    grant(carol, bob, PermissionKind.WRITE, at(20), at(21))
+    grant(carol, trent, PermissionKind.WRITE, at(20), at(21))
     rows = {
-        "inside": grant(carol, bob, PermissionKind.SHARE, at(20, 10), at(20, 50)),
-        "touching_end": grant(carol, bob, PermissionKind.SHARE, at(20, 30), at(21)),
-        "after": grant(carol, bob, PermissionKind.SHARE, at(21), at(21, 30)),
-        "before": grant(carol, bob, PermissionKind.SHARE, at(19), at(20)),
+        "inside": grant(carol, trent, PermissionKind.SHARE, at(20, 10), at(20, 50)),
+        "touching_end": grant(carol, trent, PermissionKind.SHARE, at(20, 30), at(21)),
+        "after": grant(carol, trent, PermissionKind.SHARE, at(21), at(21, 30)),
+        "before": grant(carol, trent, PermissionKind.SHARE, at(19), at(20)),
     }
     ids = {g.pk: name for name, g in rows.items()}
     candidates = AthletePermission.objects.filter(pk__in=ids)
     readable = candidates.filter(read_covering_q(alice, end="expiration_time"))
     assert {ids[g.pk] for g in readable} == {"inside", "touching_end"}
-    writable = candidates.filter(write_covering_q(bob, end="expiration_time"))
+    writable = candidates.filter(write_covering_q(trent, end="expiration_time"))
     assert {ids[g.pk] for g in writable} == {"inside", "touching_end"}
-    assert not candidates.filter(read_covering_q(bob, end="expiration_time")).exists()
+    assert not candidates.filter(read_covering_q(trent, end="expiration_time")).exists()
 
 
-def test_it_shows_managers_only_athletes_with_an_active_grant(alice, carol, dave, grant):
+def test_it_shows_managers_only_athletes_with_an_active_grant(alice, carol, bob, grant):
     now = timezone.now()
     grant(carol, alice, PermissionKind.READ, now - timedelta(hours=1), now + timedelta(hours=1))
-    grant(dave, alice, PermissionKind.READ, now - timedelta(hours=2), now - timedelta(hours=1))
+    grant(bob, alice, PermissionKind.READ, now - timedelta(hours=2), now - timedelta(hours=1))
     assert list(athletes_visible_to(alice)) == [carol]
     # An athlete whose grant expired stays reachable on the permissions endpoints.
-    assert set(athletes_grantable_by(alice)) == {carol, dave}
+    assert set(athletes_grantable_by(alice)) == {carol, bob}
 
 
 def test_it_counts_a_share_grant_as_visibility_but_not_read(cast, sybil, carol):
     assert list(athletes_visible_to(sybil)) == [carol]
 
 
-def test_it_shows_an_athlete_only_himself(cast, carol, dave):
+def test_it_shows_an_athlete_only_himself(cast, carol, bob):
     assert list(athletes_visible_to(carol)) == [carol]
-    assert list(athletes_visible_to(dave)) == [dave]
+    assert list(athletes_visible_to(bob)) == [bob]
 
 
-def test_it_shows_admins_every_athlete_once(cast, admin, carol, dave, grant, alice, window):
+def test_it_shows_admins_every_athlete_once(cast, admin, carol, bob, grant, alice, window):
     grant(carol, alice, PermissionKind.WRITE, *window)
-    assert sorted(u.username for u in athletes_visible_to(admin)) == ["carol", "dave"]
+    assert sorted(u.username for u in athletes_visible_to(admin)) == ["bob", "carol"]
 
 
-def test_it_shows_athletes_the_managers_they_granted_to(cast, carol, dave, alice, bob, sybil):
-    assert set(managers_visible_to(carol)) == {alice, bob, sybil}
-    assert list(managers_visible_to(dave)) == []
+def test_it_shows_athletes_the_managers_they_granted_to(cast, carol, bob, alice, trent, sybil):
+    assert set(managers_visible_to(carol)) == {alice, trent, sybil}
+    assert list(managers_visible_to(bob)) == []
     assert list(managers_visible_to(alice)) == [alice]
 
 
-def test_it_shows_each_party_its_grants(cast, alice, bob, sybil, mallory, carol, dave, grant):
+def test_it_shows_each_party_its_grants(cast, alice, trent, sybil, mallory, carol, bob, grant):
     derived = grant(
         carol,
-        bob,
+        trent,
         PermissionKind.READ,
         cast["share"].start_time,
         cast["share"].expiration_time,
@@ -148,8 +148,8 @@ def test_it_shows_each_party_its_grants(cast, alice, bob, sybil, mallory, carol,
         derived_from=cast["share"],
     )
     assert set(permissions_visible_to(carol)) == {*cast.values(), derived}
-    assert list(permissions_visible_to(dave)) == []
+    assert list(permissions_visible_to(bob)) == []
     assert list(permissions_visible_to(alice)) == [cast["read"]]
-    assert set(permissions_visible_to(bob)) == {cast["write"], derived}
+    assert set(permissions_visible_to(trent)) == {cast["write"], derived}
     assert set(permissions_visible_to(sybil)) == {cast["share"], derived}
     assert list(permissions_visible_to(mallory)) == []
