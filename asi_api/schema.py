@@ -78,10 +78,8 @@ class AutoSchema(openapi.AutoSchema):
         writes = self.method in WRITE_METHODS
         paginated = self._is_list_view() and self._get_paginator() is not None
 
-        detail, validation = (
-            self._component("Error", DETAIL),
-            self._component("ValidationError", VALIDATION),
-        )
+        detail = self._component("Error", DETAIL)
+        validation = self._component("ValidationError", VALIDATION)
         errors: dict[str, dict] = {}
         if writes or has_query:
             errors["400"] = _response("Bad input: the body or a query parameter.", validation)

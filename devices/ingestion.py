@@ -2,9 +2,10 @@
 
 Validate the whole request first (devices.packets, vectorised), then one transaction stores
 what is new (devices.samples.samples_store). Only after commit: one channel-layer message per
-device with the newly stored samples, and one analytics task for the whole request. Neither the
-channel layer nor the broker being down fails or loses an ingest: the samples are committed
-before either is tried; failures are logged and counted.
+device with the newly stored samples, and one analytics task for the whole request, sent by the
+process's publisher thread (streaming.publish.announce) so the answer does not wait for Redis.
+Neither the channel layer nor the broker being down fails or loses an ingest: the samples are
+committed before either is tried; failures are logged and counted.
 """
 
 import logging
@@ -16,9 +17,9 @@ from django.db import transaction
 from analytics.tasks import samples_arrived
 from asi_api.scheduling import enqueue_on_commit
 from devices.models import Device
-from devices.packets import MAX_ERRORS, PacketsInvalid, packets_build, packets_parse
+from devices.packets import MAX_ERRORS, PacketsInvalid, packets_parse, samples_columns
 from devices.samples import NewSamples, samples_store
-from streaming.publish import packets_message, publish_failures, publish_many
+from streaming.publish import announce, publish_failures, publish_many, samples_message
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,9 @@ def packets_ingest(*, body: object, now_ms: int | None = None) -> IngestResult:
         result = samples_store(parsed=parsed, device_ids=[ids[n] for n in parsed.device_names])
         if result.new:
             names_by_id = {device_id: name for name, device_id in ids.items()}
-            transaction.on_commit(lambda: _announce(result.new, names_by_id), robust=True)
+            transaction.on_commit(
+                lambda: announce(lambda: _announce(result.new, names_by_id)), robust=True
+            )
     return IngestResult(packets=parsed.count, samples=result.stored, duplicates=result.duplicates)
 
 
@@ -59,10 +62,10 @@ def _announce(new: list[NewSamples], names_by_id: dict[int, str]) -> None:
     """After commit: one stream message per device, then one analytics task per request."""
     publish_many(
         [
-            packets_message(
+            samples_message(
                 device_id=device.device_id,
                 device_name=names_by_id[device.device_id],
-                packets=packets_build(names_by_id[device.device_id], device.channels),
+                channels=samples_columns(device.channels),
             )
             for device in new
         ]

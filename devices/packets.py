@@ -325,3 +325,27 @@ def packets_build(
                         data[name] = part
             packet[channel] = data
     return [packets[second] for second in sorted(packets)]
+
+
+def samples_columns(channels: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]) -> dict:
+    """Samples as plain lists for a channel-layer message: {channel: {"timestamp": [...], ...}}."""
+    return {
+        channel: {"timestamp": ts.tolist()} | {name: json_column(v) for name, v in fields.items()}
+        for channel, (ts, fields) in channels.items()
+    }
+
+
+def samples_message_packets(message: dict) -> list[dict]:
+    """The packets (SPEC §6 shape, one per second, oldest first) of a stream message."""
+    channels = {
+        channel: (
+            np.asarray(data["timestamp"], dtype=np.int64),
+            {
+                name: np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+                for name, values in data.items()
+                if name != "timestamp"
+            },
+        )
+        for channel, data in message["channels"].items()
+    }
+    return packets_build(message["device_name"], channels)

@@ -175,7 +175,7 @@ def test_killing_the_server_mid_ingest_loses_and_doubles_nothing(token_for):
 
     A request answered 201 was committed; one cut off was committed wholly or not at all (one
     transaction), and its retry stores exactly what is missing. In the end every sample is
-    stored once, and the gateways' acknowledged "new samples" add up to the table.
+    stored exactly once.
     """
     db = connection.settings_dict
     env = dict(os.environ)
@@ -219,7 +219,12 @@ def test_killing_the_server_mid_ingest_loses_and_doubles_nothing(token_for):
         assert all(outcomes) and len(outcomes) == 120
         assert sum(g.retries for g in gateways) > 0, "the kill should have cut some requests"
         assert stored() == expected
-        assert sum(g.stored for g in gateways) == expected
+        # A request committed just before the kill lost its answer: its retry found those
+        # samples stored and counted them as duplicates, so acknowledged "new" may fall short.
+        acknowledged_new = sum(g.stored for g in gateways)
+        assert (
+            acknowledged_new <= expected <= acknowledged_new + sum(g.duplicates for g in gateways)
+        )
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT device_id, channel_id, t_first, ts FROM {TABLE}")
             keys = [
@@ -229,5 +234,43 @@ def test_killing_the_server_mid_ingest_loses_and_doubles_nothing(token_for):
             ]
         assert len(keys) == len(set(keys)) == expected
     finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {TABLE}")
+
+
+def test_ingestion_goes_on_when_redis_stops(token_for):
+    """Redis (throttle cache, channel layer, broker) dies mid-ingest: every batch is still
+    acknowledged and stored; only the stream and the analytics hint are lost (logged, counted).
+
+    A private redis-server on its own port, so the suite's shared Redis is never touched.
+    """
+    redis_port = free_port()
+    redis = subprocess.Popen(
+        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env["DATABASE_URL"] = (
+        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+    env.setdefault("SECRET_KEY", "e2e")
+    names = [f"a1e0000003{i:02d}" for i in range(3)]
+    for name in names:
+        device_create(device_name=name, serial_number=f"REDIS-{name}")
+    simulator = MatchSimulator(device_names=names, start_ms=(int(time.time()) - 3600) * 1000)
+    try:
+        time.sleep(0.3)
+        with daphne(env) as base:
+            gateway = Gateway(url=base, token=token_for(None, scope="ingest"), attempts=1)
+            assert all(gateway.post(simulator.packets()) for _ in range(5))
+            redis.kill()
+            redis.wait()
+            assert all(gateway.post(simulator.packets()) for _ in range(5))
+        assert gateway.stored == stored() == 10 * 3 * 12
+    finally:
+        if redis.poll() is None:
+            redis.kill()
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {TABLE}")

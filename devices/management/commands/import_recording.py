@@ -10,6 +10,7 @@ from devices.ingestion import packets_ingest
 from devices.models import Device
 from devices.packets import MAX_PACKETS, PacketsInvalid
 from devices.recordings import recording_packets, recording_read
+from streaming.publish import announcements_flush
 
 
 class Command(BaseCommand):
@@ -63,6 +64,7 @@ class Command(BaseCommand):
                 raise CommandError(f"refused by validation: {error.errors}") from None
             stored += result.samples
             duplicates += result.duplicates
+        announcements_flush()  # the stream and analytics hints, before the process exits
         self.stdout.write(
             self.style.SUCCESS(
                 f"{path.name}: {len(recording.ts)} readings ({recording.fixes} fixes, "
