@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from analytics.tasks import samples_arrived
-from asi_api.scheduling import enqueue_on_commit
+from asi_api.scheduling import enqueue_on_commit, is_embedded
 from devices.models import Device
 from devices.packets import MAX_ERRORS, PacketsInvalid, packets_parse, samples_columns
-from devices.samples import NewSamples, samples_store
+from devices.samples import NewSamples, channels_resolve, samples_store
 from streaming.publish import announce, publish_failures, publish_many, samples_message
 
 logger = logging.getLogger(__name__)
@@ -48,8 +48,11 @@ def packets_ingest(*, body: object, now_ms: int | None = None) -> IngestResult:
                 errors.setdefault(f"packets[{index}].device_name", ["Unknown device."])
         raise PacketsInvalid(errors)
 
+    channels = channels_resolve({name: s.values.keys() for name, s in parsed.channels.items()})
     with transaction.atomic():
-        result = samples_store(parsed=parsed, device_ids=[ids[n] for n in parsed.device_names])
+        result = samples_store(
+            parsed=parsed, device_ids=[ids[n] for n in parsed.device_names], channels=channels
+        )
         if result.new:
             names_by_id = {device_id: name for name, device_id in ids.items()}
             transaction.on_commit(
@@ -72,8 +75,13 @@ def _announce(new: list[NewSamples], names_by_id: dict[int, str]) -> None:
     )
     spans = [[d.device_id, d.t_min, d.t_max] for d in new]
     try:
-        # Outside any transaction now, so this sends at once.
-        enqueue_on_commit(samples_arrived, spans)
+        if is_embedded():
+            # Inline, after commit: the helper hands it to the embedded runner thread.
+            enqueue_on_commit(samples_arrived, spans)
+        else:
+            # On the publisher thread, already after commit. Not through enqueue_on_commit:
+            # its transaction check would open a database connection in this thread.
+            samples_arrived.delay(spans)
     except Exception:
         publish_failures.increment()
         logger.warning("could not enqueue analytics for %s", spans, exc_info=True)

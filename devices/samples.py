@@ -35,7 +35,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from devices.models import SampleChannel
-from devices.packets import ParsedPackets
+from devices.packets import ParsedPackets, json_column
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,12 @@ def _channels_reload() -> None:
     _channels_by_id.update((c.id, c) for c in channels)
 
 
+def channels_cache_clear() -> None:
+    """Forget the cached registry (tests: their transactions roll registrations back)."""
+    _channels_by_name.clear()
+    _channels_by_id.clear()
+
+
 def channel_by_id(channel_id: int) -> Channel:
     if channel_id not in _channels_by_id:
         _channels_reload()
@@ -85,8 +91,9 @@ def channels_resolve(wanted: dict[str, Iterable[str]]) -> dict[str, Channel]:
     """The registry entries of `wanted` {channel: fields}, registering new channels and fields.
 
     The registry is append-only (fields only grow), so a process's cache may lag but is never
-    wrong. Registration runs in its own short transaction, before the samples' one: a channel
-    registered by a request that then fails costs nothing.
+    wrong. Call it outside the samples' transaction: a registration then commits at once, so
+    no process caches a channel id that a rollback could take back (a channel registered by a
+    request that then fails costs nothing).
     """
 
     def known(name: str, fields: Iterable[str]) -> bool:
@@ -139,14 +146,17 @@ class StoreResult:
     new: list[NewSamples]
 
 
-def samples_store(*, parsed: ParsedPackets, device_ids: list[int]) -> StoreResult:
+def samples_store(
+    *, parsed: ParsedPackets, device_ids: list[int], channels: dict[str, Channel]
+) -> StoreResult:
     """Store the samples of a validated request; `device_ids[i]` is packet i's device.
 
-    Must run inside a transaction (the caller's: one per request). Returns the numbers of new and
-    duplicate samples, and the new samples per device (for the stream and the analytics).
+    `channels` comes from `channels_resolve`, called before the transaction (a registration
+    must be committed before a process caches it). Must run inside a transaction (the caller's:
+    one per request). Returns the numbers of new and duplicate samples, and the new samples per
+    device (for the stream and the analytics).
     """
     assert connection.in_atomic_block, "samples_store runs inside the request's transaction"
-    channels = channels_resolve({name: s.values.keys() for name, s in parsed.channels.items()})
     packet_device = np.asarray(device_ids, dtype=np.int64)
     devices = np.unique(packet_device)
     if len(parsed.channels) == 0 or parsed.samples == 0:
@@ -542,8 +552,6 @@ def storage_bytes() -> tuple[int, int]:
 
 def frame_table(frame: SampleFrame) -> tuple[list[int], list[tuple[str, list]]]:
     """A frame as flat columns: (timestamps, [("channel.field", values with None), ...])."""
-    from devices.packets import json_column  # the JSON-number rule of the packet shape
-
     stamps = frame.timestamps()
     columns = []
     for channel, (ts, fields) in frame.channels.items():

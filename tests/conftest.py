@@ -10,15 +10,22 @@ The cast — each name plays one role in every app's stories:
 - `mallory`: manager with nothing on anyone: the outsider.
 - `carol`, `bob`: athletes (carol gives the permissions of the stories).
 
-The builders store rows directly (`make_user`, `make_device`, `own`, `grant`, `make_activity`):
-each test of a rule calls the service under test itself. Tokens made here are real rows of DOT's
-AccessToken table, validated by the server exactly like tokens from /oauth2/token/ (the OAuth
-tests obtain theirs from the token endpoint itself).
+The scene they share: `band`, a device nobody owns until a story has someone `own` it; `match`,
+alice's tennis match; the match evening, [MATCH_START, MATCH_END) = 30 May 2020 20:00–22:00 UTC.
+
+The builders store rows directly (`make_user`, `make_device`, `own`, `grant`, `make_activity`,
+`make_timeframe`): each test of a rule calls the service under test itself. `make_timeframe`
+goes through the timeframes service instead when given an `actor` (see its docstring). Tokens
+made here are real rows of DOT's AccessToken table, validated by the server exactly like tokens
+from /oauth2/token/ (the OAuth tests obtain theirs from the token endpoint itself).
+
+`emitted` and `committed` record the domain events of a test (in the transaction, after commit);
+`admin_browser` is Django's test client logged in to the admin site.
 """
 
 import secrets
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -26,12 +33,23 @@ from oauth2_provider.models import AccessToken, get_application_model
 from rest_framework.test import APIClient
 
 from activities.models import Activity, JsonSchema
-from asi_api.events import IN_TRANSACTION, DomainEvent, handler_register, handler_unregister
+from asi_api.events import (
+    IN_TRANSACTION,
+    ON_COMMIT,
+    DomainEvent,
+    handler_register,
+    handler_unregister,
+)
 from devices.models import OPEN_END, Device, DeviceOwnership
+from timeframes.models import Timeframe
+from timeframes.services import timeframe_create
 from users.models import AthletePermission, AthleteProfile, ManagerProfile, Role, User
 
 Application = get_application_model()
 PASSWORD = "Correct-Horse-9"
+# The evening of alice's match, where carol wears `band` in the stories of several apps.
+MATCH_START = datetime(2020, 5, 30, 20, 0, tzinfo=UTC)
+MATCH_END = datetime(2020, 5, 30, 22, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -190,6 +208,53 @@ def make_activity(alice, tennis) -> Callable[..., Activity]:
 
 
 @pytest.fixture
+def match(make_activity) -> Activity:
+    """alice's tennis match."""
+    return make_activity()
+
+
+@pytest.fixture
+def band(make_device) -> Device:
+    """A device nobody owns (inactive) until a story has someone `own` it."""
+    return make_device(custom_name="Band")
+
+
+@pytest.fixture
+def make_timeframe(carol, params_schema) -> Callable[..., Timeframe]:
+    """`make_timeframe(device, activity, start=MATCH_START, end=MATCH_END, *, athlete=carol,
+    actor=None, **fields)`: `athlete` wears `device` in `activity` over [start, end).
+
+    With an `actor`, through `timeframes.services.timeframe_create` (`fields`: its `params`,
+    `json_schema`, `owner`): every rule of SPEC §5 is checked, so the story must have given the
+    owner the device and WRITE on the athlete, and `timeframe-created` is emitted. For the stories
+    about timeframes' own behaviour.
+
+    Without one, a row stored directly, owned by the activity's owner (`fields`: any column):
+    for the other apps' stories, which need timeframes the service would refuse (on a device
+    nobody owns, on an athlete who gave the owner no WRITE) and count only the events of the
+    service they test.
+    """
+
+    def make(
+        device: Device,
+        activity: Activity,
+        start: datetime = MATCH_START,
+        end: datetime = MATCH_END,
+        *,
+        athlete: User | None = None,
+        actor: User | None = None,
+        **fields,
+    ) -> Timeframe:
+        where = {"device": device, "activity": activity, "athlete": athlete or carol}
+        if actor is not None:
+            return timeframe_create(actor=actor, start_time=start, end_time=end, **where, **fields)
+        fields = {"owner": activity.owner, "json_schema": params_schema} | fields
+        return Timeframe.objects.create(start_time=start, end_time=end, **where, **fields)
+
+    return make
+
+
+@pytest.fixture
 def make_application(db) -> Callable[..., tuple]:
     """Create an OAuth application; returns (application, plain client secret)."""
 
@@ -250,11 +315,28 @@ def api(token_for) -> Callable[..., APIClient]:
 
 
 @pytest.fixture
+def admin_browser(client, admin):
+    """Django's test client, logged in to the admin site as `admin`."""
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
 def emitted() -> Iterator[list[DomainEvent]]:
     """Every domain event emitted during the test, in the order an in-transaction handler
     registered last hears them (the apps' reactions run first: consequences before causes)."""
     seen: list[DomainEvent] = []
     handler_register(seen.append, phase=IN_TRANSACTION)
+    yield seen
+    handler_unregister(seen.append)
+
+
+@pytest.fixture
+def committed() -> Iterator[list[DomainEvent]]:
+    """Every domain event the on-commit handlers hear during the test: only once its change
+    commits (run the callbacks with `django_capture_on_commit_callbacks(execute=True)`)."""
+    seen: list[DomainEvent] = []
+    handler_register(seen.append, phase=ON_COMMIT)
     yield seen
     handler_unregister(seen.append)
 

@@ -15,22 +15,24 @@ class Boom(Exception):
     pass
 
 
-def test_it_runs_in_transaction_handlers_at_once(recorded):
+def test_it_runs_in_transaction_handlers_at_once(emitted):
     with transaction.atomic():
         event_emit("activity-updated", activity_id=7)
-        assert recorded["in_transaction"] == [DomainEvent("activity-updated", 7)]
+        assert emitted == [DomainEvent("activity-updated", 7)]
 
 
-def test_it_runs_on_commit_handlers_only_after_commit(recorded, django_capture_on_commit_callbacks):
+def test_it_runs_on_commit_handlers_only_after_commit(
+    committed, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
         event_emit("timeframe-created", activity_id=7, timeframe_id=3)
-        assert recorded["on_commit"] == []
+        assert committed == []
     assert len(callbacks) == 1
-    assert recorded["on_commit"] == [DomainEvent("timeframe-created", 7, 3)]
+    assert committed == [DomainEvent("timeframe-created", 7, 3)]
 
 
 def test_it_rolls_back_in_transaction_work_and_drops_on_commit_work(
-    recorded, match, django_capture_on_commit_callbacks
+    committed, match, django_capture_on_commit_callbacks
 ):
     def rename(event: DomainEvent) -> None:
         # Stands for the webhook outbox: a row written in the caller's transaction.
@@ -51,7 +53,7 @@ def test_it_rolls_back_in_transaction_work_and_drops_on_commit_work(
     match.refresh_from_db()
     assert match.name == "Tennis match at Wimbledon"
     assert callbacks == []
-    assert recorded["on_commit"] == []
+    assert committed == []
 
 
 def test_it_aborts_the_change_when_an_in_transaction_handler_fails(match, alice, api):
@@ -69,21 +71,21 @@ def test_it_aborts_the_change_when_an_in_transaction_handler_fails(match, alice,
 
 
 def test_it_keeps_running_on_commit_handlers_after_one_fails(
-    recorded, django_capture_on_commit_callbacks
+    committed, django_capture_on_commit_callbacks
 ):
     def broken(event: DomainEvent) -> None:
         raise Boom
 
     events.handler_register(broken, phase=events.ON_COMMIT)
     try:
-        # `broken` was registered after `recorded`'s handler; make it run first to prove the point.
+        # `broken` was registered after `committed`'s handler; make it run first to prove the point.
         events.handler_unregister(broken)
         events._handlers[events.ON_COMMIT].insert(0, broken)
         with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
             event_emit("activity-deleted", activity_id=7)
     finally:
         events.handler_unregister(broken)
-    assert recorded["on_commit"] == [DomainEvent("activity-deleted", 7)]
+    assert committed == [DomainEvent("activity-deleted", 7)]
 
 
 def test_it_registers_a_handler_once():

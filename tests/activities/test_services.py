@@ -24,14 +24,14 @@ def test_it_lets_only_admins_create_schemas(alice):
 
 
 def test_it_deletes_every_activity_of_a_leaving_manager_with_events(
-    alice, trent, make_activity, make_timeframe, recorded
+    alice, trent, make_activity, band, make_timeframe, emitted
 ):
     first, second = make_activity("One"), make_activity("Two")
     kept = make_activity("Trent's", owner=trent)
-    timeframe = make_timeframe(second)
+    timeframe = make_timeframe(band, second)
     assert activities_delete_owned(owner=alice) == 2
     assert list(Activity.objects.all()) == [kept]
-    assert recorded["in_transaction"] == [
+    assert emitted == [
         DomainEvent("activity-deleted", first.pk),
         DomainEvent("timeframe-deleted", second.pk, timeframe.pk),
         DomainEvent("activity-deleted", second.pk),

@@ -21,6 +21,8 @@ MODULES = ["test_hostile_filters.py", "test_hostile_strings.py", "test_hostile_j
 # per endpoint and the managers example are enough to see that nothing gets through.
 SELECTION = "not (every_json_endpoint and not surrogate) and not every_query_parameter"
 
+pytestmark = pytest.mark.e2e  # starts a pytest process
+
 
 def test_the_hostile_input_tests_pass_on_sqlite(tmp_path):
     if connection.vendor == "sqlite":

@@ -11,7 +11,11 @@ import pytest
 from django.utils import timezone
 
 from devices.models import Device
-from tests.devices.packets_factory import gateway, make_owned_device  # noqa: F401 (fixtures)
+from tests.devices.packets_factory import (  # noqa: F401 (fixtures)
+    _sample_channels_cache,
+    gateway,
+    make_owned_device,
+)
 
 DAY = timedelta(days=1)
 

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from devices.models import Device
-from devices.samples import TABLE
+from devices.samples import TABLE, channels_cache_clear
 from devices.services import device_create, ownership_take
 from users.models import User
 
@@ -51,6 +51,13 @@ def stored_samples() -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT coalesce(sum(length(ts)), 0) / 4 FROM {TABLE}")
         return int(cursor.fetchone()[0])
+
+
+@pytest.fixture(autouse=True)
+def _sample_channels_cache():
+    """Each test's transaction rolls back the channels it registered: forget them after it."""
+    yield
+    channels_cache_clear()
 
 
 @pytest.fixture

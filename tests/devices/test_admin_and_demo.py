@@ -6,17 +6,8 @@ import pytest
 from django.utils import timezone
 
 from devices.models import OPEN_END, Device, DeviceOwnership
-from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_browser(client, admin):
-    admin.is_staff = True
-    admin.save()
-    assert client.login(username=admin.username, password=PASSWORD)
-    return client
 
 
 def test_it_lists_devices_with_their_current_owner(admin_browser, vest, handed_over, spare):
@@ -96,30 +87,6 @@ def test_it_loads_the_demo_devices_again_and_again(db):
 # --- ownership periods edited by hand go through devices.services -----------------------------
 
 
-@pytest.fixture
-def wear(db, carol):
-    """`wear(device, owner, start, end)`: carol wears `device` in a timeframe of `owner`'s."""
-    from activities.models import Activity, JsonSchema
-    from timeframes.models import Timeframe
-
-    schema = JsonSchema.objects.create(name="t-activity", type="activity", schema={})
-    params = JsonSchema.objects.create(name="t-params", type="timeframe", schema={})
-
-    def make(device, owner, start, end):
-        activity = Activity.objects.create(name="Match", owner=owner, json_schema=schema)
-        return Timeframe.objects.create(
-            start_time=start,
-            end_time=end,
-            device=device,
-            activity=activity,
-            athlete=carol,
-            owner=owner,
-            json_schema=params,
-        )
-
-    return make
-
-
 def period_form(device, manager, start, end) -> dict:
     return {
         "device": device.pk,
@@ -132,14 +99,15 @@ def period_form(device, manager, start, end) -> dict:
 
 
 def test_it_cuts_the_owners_timeframes_when_the_admin_shortens_an_ownership(
-    admin_browser, alice, vest, wear, emitted
+    admin_browser, alice, vest, match, make_timeframe, emitted
 ):
     from timeframes.models import Timeframe
 
     ownership = DeviceOwnership.objects.get(device=vest)
     now = timezone.now().replace(microsecond=0)
-    running = wear(vest, alice, now - timedelta(hours=1), now + timedelta(hours=1))
-    later = wear(vest, alice, now + timedelta(hours=2), now + timedelta(hours=3))
+    # carol wears vest in alice's match (rows stored directly: carol gave alice no WRITE).
+    running = make_timeframe(vest, match, now - timedelta(hours=1), now + timedelta(hours=1))
+    later = make_timeframe(vest, match, now + timedelta(hours=2), now + timedelta(hours=3))
 
     response = admin_browser.post(
         f"/admin/devices/deviceownership/{ownership.pk}/change/",
@@ -187,13 +155,16 @@ def test_it_refuses_an_athlete_as_owner_in_the_admin(admin_browser, carol, spare
 
 
 def test_it_deletes_the_timeframes_of_an_ownership_the_admin_deletes(
-    admin_browser, alice, trent, handed_over, wear, emitted
+    admin_browser, alice, trent, handed_over, match, make_activity, make_timeframe, emitted
 ):
     from timeframes.models import Timeframe
 
     trents = DeviceOwnership.objects.get(device=handed_over, manager=trent)
-    inside = wear(handed_over, trent, trents.start_time, trents.start_time + timedelta(hours=1))
-    alices = wear(handed_over, alice, timezone.now() - timedelta(hours=1), timezone.now())
+    trents_match = make_activity("Trent's match", owner=trent)
+    inside = make_timeframe(
+        handed_over, trents_match, trents.start_time, trents.start_time + timedelta(hours=1)
+    )
+    alices = make_timeframe(handed_over, match, timezone.now() - timedelta(hours=1), timezone.now())
 
     response = admin_browser.post(
         f"/admin/devices/deviceownership/{trents.pk}/delete/", {"post": "yes"}

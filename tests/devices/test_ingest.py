@@ -108,6 +108,22 @@ def test_it_stores_unknown_channels_of_the_same_shape(gateway, vest, vest_frame,
     assert fields["ax"].tolist() == [0.1, 0.2]
 
 
+def test_unknown_channels_read_back_flattened(gateway, api, alice, make_owned_device):
+    bib = make_owned_device(BIB, alice)  # owned from now: the samples must come after
+    t = now_ms() // 1000 * 1000 + 1000
+    imu = {"device_name": BIB, "imu": {"timestamp": [t, t + 50], "ax": [0.5, -1.25], "gz": [3, 4]}}
+    assert post(gateway, {"packets": [imu]})[0] == 201
+
+    response = api(alice).get(
+        f"/api/v1/devices/{bib.pk}/preprocessed/", {"start": t, "stop": t + 1000}
+    )
+
+    assert response.json()["results"] == [
+        {"timestamp": t, "imu.ax": 0.5, "imu.gz": 3},
+        {"timestamp": t + 50, "imu.ax": -1.25, "imu.gz": 4},
+    ]
+
+
 def test_it_accepts_channels_without_optional_fields(gateway, vest, vest_frame, t0):
     p = {"device_name": VEST, "gnss": {"timestamp": [t0], "latitude": [1.0], "longitude": [2.0]}}
 

@@ -6,7 +6,6 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from activities.models import Activity, JsonSchema
 from asi_api.errors import Conflict, NotFound, RuleViolation
 from devices.models import OPEN_END, DeviceOwnership
 from devices.selectors import (
@@ -20,32 +19,6 @@ from timeframes.models import Timeframe
 pytestmark = pytest.mark.django_db
 
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-def make_timeframe(db, carol):
-    activity_schema = JsonSchema.objects.create(name="t-activity", type="activity", schema={})
-    params_schema = JsonSchema.objects.create(name="t-params", type="timeframe", schema={})
-    activities: dict = {}
-
-    def make(*, owner, device, start, end, activity=None):
-        if activity is None:
-            if owner.pk not in activities:
-                activities[owner.pk] = Activity.objects.create(
-                    name=f"{owner.username}'s match", owner=owner, json_schema=activity_schema
-                )
-            activity = activities[owner.pk]
-        return Timeframe.objects.create(
-            start_time=start,
-            end_time=end,
-            device=device,
-            activity=activity,
-            athlete=carol,
-            owner=owner,
-            json_schema=params_schema,
-        )
-
-    return make
 
 
 # --- device_owned_during -------------------------------------------------------------------------
@@ -128,11 +101,14 @@ def test_it_raises_the_release_errors_of_the_spec(alice, trent, mallory, handed_
         ownership_release(manager=alice, device=spare)
 
 
-def test_it_cuts_the_releasers_timeframes_in_the_middle(alice, vest, make_timeframe, emitted):
+def test_it_cuts_the_releasers_timeframes_in_the_middle(
+    alice, vest, match, make_timeframe, emitted
+):
+    # carol wears vest in alice's match (rows stored directly: carol gave alice no WRITE).
     now = timezone.now()
-    finished = make_timeframe(owner=alice, device=vest, start=now - 5 * HOUR, end=now - 4 * HOUR)
-    running = make_timeframe(owner=alice, device=vest, start=now - HOUR, end=now + HOUR)
-    future = make_timeframe(owner=alice, device=vest, start=now + 2 * HOUR, end=now + 3 * HOUR)
+    finished = make_timeframe(vest, match, now - 5 * HOUR, now - 4 * HOUR)
+    running = make_timeframe(vest, match, now - HOUR, now + HOUR)
+    future = make_timeframe(vest, match, now + 2 * HOUR, now + 3 * HOUR)
 
     ownership = ownership_release(manager=alice, device=vest)
 
@@ -153,20 +129,17 @@ def test_it_cuts_the_releasers_timeframes_in_the_middle(alice, vest, make_timefr
 
 
 def test_it_leaves_other_managers_timeframes_alone_on_release(
-    alice, trent, handed_over, make_timeframe
+    alice, trent, handed_over, make_activity, make_timeframe
 ):
     now = timezone.now()
-    trents = make_timeframe(
-        owner=trent, device=handed_over, start=now - 5 * 24 * HOUR, end=now - 4 * 24 * HOUR
-    )
+    trents_match = make_activity("Trent's match", owner=trent)
+    trents = make_timeframe(handed_over, trents_match, now - 5 * 24 * HOUR, now - 4 * 24 * HOUR)
     ownership_release(manager=alice, device=handed_over)
     trents.refresh_from_db()
     assert trents.end_time == now - 4 * 24 * HOUR
 
 
-def test_it_rolls_the_release_back_when_cutting_timeframes_fails(
-    alice, vest, make_timeframe, monkeypatch
-):
+def test_it_rolls_the_release_back_when_cutting_timeframes_fails(alice, vest, monkeypatch):
     import timeframes.services
 
     def broken(**kwargs):
@@ -192,10 +165,10 @@ def test_it_releases_everything_a_leaving_manager_owns(alice, trent, vest, hande
 
 
 def test_it_filters_devices_by_an_activity_the_caller_sees(
-    api, admin, alice, mallory, vest, handed_over, make_timeframe
+    api, admin, alice, mallory, vest, handed_over, match, make_timeframe
 ):
     now = timezone.now()
-    timeframe = make_timeframe(owner=alice, device=vest, start=now - HOUR, end=now)
+    timeframe = make_timeframe(vest, match, now - HOUR, now)
     activity_id = timeframe.activity_id
     url = "/api/v1/devices/"
     results = api(alice).get(url, {"activity": activity_id}).json()["results"]

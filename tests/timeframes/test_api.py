@@ -4,12 +4,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from activities.models import Activity, JsonSchema
+from activities.models import JsonSchema
 from devices.models import OPEN_END
+from tests.conftest import MATCH_END, MATCH_START
 from timeframes.models import Timeframe
 from users.models import AthleteProfile, PermissionKind
 
-from .conftest import HOUR, MATCH_END, MATCH_START, YEAR_END, YEAR_START, body
+from .conftest import HOUR, YEAR_END, YEAR_START, body
 
 pytestmark = pytest.mark.django_db
 
@@ -161,11 +162,9 @@ def test_it_allows_adjacent_timeframes(api, evening, alice, carol, band, match):
 
 
 def test_it_rejects_the_activity_of_another_manager(
-    api, setting, alice, trent, carol, band, tennis
+    api, setting, alice, trent, carol, band, make_activity
 ):
-    trents = Activity.objects.create(
-        name="Trent's", json={"sport": "tennis", "type": "match"}, json_schema=tennis, owner=trent
-    )
+    trents = make_activity("Trent's", owner=trent)
     response = api(alice).post(URL, post_body(band, trents, carol))
 
     assert response.status_code == 403
@@ -303,9 +302,11 @@ def test_it_replaces_a_timeframe_with_put(api, evening, alice, carol, band, matc
     assert api(alice).put(f"{URL}{evening.pk}/", {"params": {}}).status_code == 400
 
 
-def test_it_checks_every_rule_again_on_update(api, evening, make_timeframe, alice, band2):
+def test_it_checks_every_rule_again_on_update(
+    api, evening, make_timeframe, alice, band, band2, match
+):
     url = f"{URL}{evening.pk}/"
-    later = make_timeframe(start=MATCH_END + HOUR, end=MATCH_END + 2 * HOUR)
+    later = make_timeframe(band, match, MATCH_END + HOUR, MATCH_END + 2 * HOUR, actor=alice)
 
     too_long = api(alice).patch(url, {"end_time": "2021-02-01T00:00:00Z"})
     assert too_long.status_code == 403
@@ -363,25 +364,16 @@ def test_it_lets_an_admin_change_and_delete(api, evening, admin):
 
 
 @pytest.fixture
-def season(make_timeframe, alice, bob, band2, tennis, grant, own):
+def season(setting, make_timeframe, make_activity, alice, bob, band, band2, match, grant, own):
     """Three timeframes: carol on band at 20:00 and 23:00 in the match, bob on band2 in training."""
     own(band2, alice, YEAR_START)
     grant(bob, alice, PermissionKind.WRITE, YEAR_START, YEAR_END)
     grant(bob, alice, PermissionKind.READ, YEAR_START, YEAR_END)
-    training = Activity.objects.create(
-        name="Morning training", json={"sport": "tennis", "type": "training"},
-        json_schema=tennis, owner=alice,
-    )  # fmt: skip
+    training = make_activity("Morning training", json={"sport": "tennis", "type": "training"})
     return [
-        make_timeframe(),
-        make_timeframe(start=MATCH_END + HOUR, end=MATCH_END + 2 * HOUR),
-        make_timeframe(
-            start=MATCH_START - HOUR,
-            end=MATCH_START,
-            device=band2,
-            athlete=bob,
-            activity=training,
-        ),  # fmt: skip
+        make_timeframe(band, match, actor=alice),
+        make_timeframe(band, match, MATCH_END + HOUR, MATCH_END + 2 * HOUR, actor=alice),
+        make_timeframe(band2, training, MATCH_START - HOUR, MATCH_START, athlete=bob, actor=alice),
     ]
 
 

@@ -3,11 +3,12 @@
 import pytest
 import time_machine
 
+from tests.conftest import MATCH_END, MATCH_START
 from timeframes.models import Timeframe
 from timeframes.services import timeframes_cut_at_release
 from users.models import PermissionKind
 
-from .conftest import HOUR, MATCH_END, MATCH_START, YEAR_END, YEAR_START
+from .conftest import HOUR, YEAR_END, YEAR_START
 
 pytestmark = pytest.mark.django_db
 
@@ -15,12 +16,14 @@ MIDDLE = MATCH_START + HOUR
 
 
 @pytest.fixture
-def day(make_timeframe):
+def day(setting, make_timeframe, alice, band, match):
     """carol on band: a morning session (over), the evening match, a late session (not started)."""
     return {
-        "before": make_timeframe(start=MATCH_START - 3 * HOUR, end=MATCH_START - 2 * HOUR),
-        "evening": make_timeframe(),
-        "late": make_timeframe(start=MATCH_END + HOUR, end=MATCH_END + 2 * HOUR),
+        "before": make_timeframe(
+            band, match, MATCH_START - 3 * HOUR, MATCH_START - 2 * HOUR, actor=alice
+        ),
+        "evening": make_timeframe(band, match, actor=alice),
+        "late": make_timeframe(band, match, MATCH_END + HOUR, MATCH_END + 2 * HOUR, actor=alice),
     }
 
 
@@ -53,11 +56,11 @@ def test_it_deletes_a_timeframe_starting_at_the_release_instant(day, alice, band
 
 
 def test_it_leaves_other_managers_and_devices_alone(
-    day, make_timeframe, alice, trent, carol, bob, band, band2, grant, own
+    day, make_timeframe, alice, trent, carol, bob, band, band2, match, grant, own
 ):
     own(band2, alice, YEAR_START)
     grant(bob, alice, PermissionKind.WRITE, YEAR_START, YEAR_END)
-    on_band2 = make_timeframe(device=band2, athlete=bob)
+    on_band2 = make_timeframe(band2, match, athlete=bob, actor=alice)
 
     timeframes_cut_at_release(manager=alice, device_id=band2.pk, at=MIDDLE)
     timeframes_cut_at_release(manager=trent, device_id=band.pk, at=MIDDLE)

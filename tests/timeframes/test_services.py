@@ -4,12 +4,13 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from asi_api.errors import Conflict, RuleViolation
+from tests.conftest import MATCH_END, MATCH_START
 from timeframes import services
 from timeframes.models import Timeframe
 from timeframes.selectors import timeframes_computed_readable_by, timeframes_visible_to
 from users.models import AthleteProfile, PermissionKind
 
-from .conftest import HOUR, MATCH_END, MATCH_START
+from .conftest import HOUR
 
 pytestmark = pytest.mark.django_db
 
@@ -73,12 +74,10 @@ def test_only_the_owner_or_an_admin_may_delete(evening, trent, carol, admin, emi
     assert [e.name for e in emitted] == ["timeframe-deleted"]
 
 
-def test_moving_a_timeframe_to_another_activity_tells_both(evening, alice, match, tennis, emitted):
-    from activities.models import Activity
-
-    other = Activity.objects.create(
-        name="Replay", json={"sport": "tennis", "type": "match"}, json_schema=tennis, owner=alice
-    )
+def test_moving_a_timeframe_to_another_activity_tells_both(
+    evening, alice, match, make_activity, emitted
+):
+    other = make_activity("Replay")
     services.timeframe_update(actor=alice, timeframe=evening, activity=other)
 
     assert [(e.name, e.activity_id) for e in emitted] == [

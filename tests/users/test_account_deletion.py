@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 
 from activities.events import ACTIVITY_DELETED
-from activities.models import Activity, JsonSchema
-from devices.models import OPEN_END, Device, DeviceOwnership
+from activities.models import Activity
+from devices.models import Device, DeviceOwnership
 from timeframes.events import TIMEFRAME_DELETED
 from timeframes.models import Timeframe
 from users.events import USER_DELETING
@@ -22,34 +22,19 @@ from users.models import (
 pytestmark = pytest.mark.django_db
 
 SINCE = datetime(2020, 1, 1, tzinfo=UTC)
-MATCH = (datetime(2020, 5, 30, 20, tzinfo=UTC), datetime(2020, 5, 30, 22, tzinfo=UTC))
 
 
 @pytest.fixture
-def season(cast, alice, carol, bob, sybil, trent, grant, window) -> dict:
+def season(
+    cast, alice, carol, bob, sybil, trent, grant, window, band, match, own, make_device,
+    make_timeframe,
+) -> dict:  # fmt: skip
     """alice owns a band and a match where carol and bob wore it; sybil shared READ to trent."""
-    band = Device.objects.create(device_name="a1b2c3d4e5f7", serial_number="SN-U-1")
-    DeviceOwnership.objects.create(manager=alice, device=band, start_time=SINCE, end_time=OPEN_END)
-    match = Activity.objects.create(
-        name="Cup final",
-        json={"sport": "tennis", "type": "match"},
-        json_schema=JsonSchema.objects.get(name="tennis", type="activity"),
-        owner=alice,
-    )
-    schema = JsonSchema.objects.filter(type="timeframe").first()
+    own(band, alice, SINCE)
+    # Stored directly: bob wears a device nobody owns, and neither gave alice WRITE.
     frames = {
-        athlete.username: Timeframe.objects.create(
-            start_time=MATCH[0],
-            end_time=MATCH[1],
-            device=band
-            if athlete == carol
-            else Device.objects.create(device_name="a1b2c3d4e5f6", serial_number="SN-U-2"),
-            activity=match,
-            athlete=athlete,
-            owner=alice,
-            json_schema=schema,
-        )
-        for athlete in (carol, bob)
+        "carol": make_timeframe(band, match, athlete=carol),
+        "bob": make_timeframe(make_device(), match, athlete=bob),
     }
     derived = grant(
         carol, trent, PermissionKind.READ, *window, granted_by=sybil, derived_from=cast["share"]
@@ -77,10 +62,9 @@ def test_it_deletes_an_athlete_with_grants_and_timeframes(api, season, carol, bo
 
 
 def test_it_deletes_a_manager_with_devices_activities_and_grants(
-    api, season, alice, carol, emitted
+    api, season, alice, carol, make_user, emitted
 ):
-    frank = User.objects.create_user("frank", role=Role.ATHLETE)
-    AthleteProfile.objects.create(user=frank, managed_by=alice)
+    frank = make_user("frank", Role.ATHLETE, managed_by=alice)
     assert api(alice).delete("/api/v1/account/").status_code == 204
 
     assert not User.objects.filter(username="alice").exists()

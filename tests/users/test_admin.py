@@ -14,12 +14,6 @@ from .moments import at
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def browser(client, admin):
-    client.force_login(admin)
-    return client
-
-
 def split(moment) -> dict:
     return {"0": moment.strftime("%Y-%m-%d"), "1": moment.strftime("%H:%M:%S")}
 
@@ -44,27 +38,31 @@ def window_form(start, end) -> dict:
         "/admin/users/athletepermission/add/",
     ],
 )
-def test_it_shows_admin_pages(browser, cast, url):
-    assert browser.get(url).status_code == 200
+def test_it_shows_admin_pages(admin_browser, cast, url):
+    assert admin_browser.get(url).status_code == 200
 
 
-def test_it_shows_a_users_profile_and_grants(browser, cast, carol, alice):
-    page = browser.get(f"/admin/users/user/{carol.pk}/change/").content.decode()
+def test_it_shows_a_users_profile_and_grants(admin_browser, cast, carol, alice):
+    page = admin_browser.get(f"/admin/users/user/{carol.pk}/change/").content.decode()
     assert "Permissions given" in page and "Athlete profile" in page
-    page = browser.get(f"/admin/users/user/{alice.pk}/change/").content.decode()
+    page = admin_browser.get(f"/admin/users/user/{alice.pk}/change/").content.decode()
     assert "Permissions received" in page
 
 
-def test_it_shows_who_granted_what_from_what(browser, cast, carol, sybil, trent, grant, window):
+def test_it_shows_who_granted_what_from_what(
+    admin_browser, cast, carol, sybil, trent, grant, window
+):
     derived = grant(
         carol, trent, PermissionKind.READ, *window, granted_by=sybil, derived_from=cast["share"]
     )
-    page = browser.get(f"/admin/users/athletepermission/{derived.pk}/change/").content.decode()
+    page = admin_browser.get(
+        f"/admin/users/athletepermission/{derived.pk}/change/"
+    ).content.decode()
     assert "sybil" in page and "derived from" in page.lower()
 
 
-def test_it_adds_a_grant_as_the_admin(browser, admin, carol, alice):
-    response = browser.post(
+def test_it_adds_a_grant_as_the_admin(admin_browser, admin, carol, alice):
+    response = admin_browser.post(
         "/admin/users/athletepermission/add/",
         {
             "athlete": carol.pk,
@@ -81,8 +79,8 @@ def test_it_adds_a_grant_as_the_admin(browser, admin, carol, alice):
     )
 
 
-def test_it_refuses_an_inverted_window_in_the_admin(browser, carol, alice):
-    response = browser.post(
+def test_it_refuses_an_inverted_window_in_the_admin(admin_browser, carol, alice):
+    response = admin_browser.post(
         "/admin/users/athletepermission/add/",
         {
             "athlete": carol.pk,
@@ -96,8 +94,8 @@ def test_it_refuses_an_inverted_window_in_the_admin(browser, carol, alice):
     assert not AthletePermission.objects.exists()
 
 
-def test_it_refuses_a_manager_as_athlete_in_the_admin(browser, alice, trent):
-    response = browser.post(
+def test_it_refuses_a_manager_as_athlete_in_the_admin(admin_browser, alice, trent):
+    response = admin_browser.post(
         "/admin/users/athletepermission/add/",
         {
             "athlete": alice.pk,
@@ -111,13 +109,13 @@ def test_it_refuses_a_manager_as_athlete_in_the_admin(browser, alice, trent):
 
 
 def test_it_clips_derived_grants_when_the_admin_shrinks_a_share(
-    browser, carol, sybil, trent, grant
+    admin_browser, carol, sybil, trent, grant
 ):
     share = grant(carol, sybil, PermissionKind.SHARE, at(18), at(23))
     derived = grant(
         carol, trent, PermissionKind.READ, at(19), at(22), granted_by=sybil, derived_from=share
     )
-    response = browser.post(
+    response = admin_browser.post(
         f"/admin/users/athletepermission/{share.pk}/change/", window_form(at(18), at(20))
     )
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -125,8 +123,8 @@ def test_it_clips_derived_grants_when_the_admin_shrinks_a_share(
     assert derived.expiration_time == at(20)
 
 
-def test_it_gives_a_user_added_in_the_admin_his_profile(browser):
-    response = browser.post(
+def test_it_gives_a_user_added_in_the_admin_his_profile(admin_browser):
+    response = admin_browser.post(
         "/admin/users/user/add/",
         {
             "username": "nina",
@@ -141,7 +139,7 @@ def test_it_gives_a_user_added_in_the_admin_his_profile(browser):
     assert ManagerProfile.objects.filter(user__username="nina").exists()
 
 
-def test_it_uploads_a_checked_profile_picture(browser, carol):
+def test_it_uploads_a_checked_profile_picture(admin_browser, carol):
     buffer = io.BytesIO()
     Image.new("RGB", (3, 3)).save(buffer, format="PNG")
     profile = carol.athlete_profile
@@ -153,12 +151,12 @@ def test_it_uploads_a_checked_profile_picture(browser, carol):
         "nationality": "",
         "max_heart_rate": "192",
     }
-    bad = browser.post(
+    bad = admin_browser.post(
         f"/admin/users/athleteprofile/{profile.pk}/change/",
         {**data, "picture_upload": SimpleUploadedFile("x.gif", b"GIF89a nope")},
     )
     assert bad.status_code == 200 and "Not a PNG or JPEG image" in bad.content.decode()
-    good = browser.post(
+    good = admin_browser.post(
         f"/admin/users/athleteprofile/{profile.pk}/change/",
         {**data, "picture_upload": SimpleUploadedFile("me.png", buffer.getvalue())},
     )
@@ -167,32 +165,26 @@ def test_it_uploads_a_checked_profile_picture(browser, carol):
     assert User.objects.get(pk=carol.pk).athlete_profile.max_heart_rate == 192
 
 
-def test_it_deletes_a_manager_through_the_services(browser, alice, carol, grant):
-    from devices.models import OPEN_END, Device, DeviceOwnership
+def test_it_deletes_a_manager_through_the_services(admin_browser, alice, carol, grant, band, own):
+    from devices.models import Device
 
-    band = Device.objects.create(device_name="a1b2c3d4e5f0", serial_number="SN-A-1")
-    DeviceOwnership.objects.create(manager=alice, device=band, start_time=at(0), end_time=OPEN_END)
+    own(band, alice, at(0))
     grant(carol, alice, PermissionKind.READ, at(20), at(21))
-    response = browser.post(f"/admin/users/user/{alice.pk}/delete/", {"post": "yes"})
+    response = admin_browser.post(f"/admin/users/user/{alice.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not User.objects.filter(pk=alice.pk).exists()
     assert not AthletePermission.objects.exists() and Device.objects.filter(pk=band.pk).exists()
 
 
-def test_it_deletes_a_manager_in_the_admin_like_his_own_account_deletion(browser, alice, emitted):
+def test_it_deletes_a_manager_in_the_admin_like_his_own_account_deletion(
+    admin_browser, alice, band, match, own, emitted
+):
     # The same service as DELETE /account/: his current device is released (its ownership
     # ended, not silently cascaded) and his activities are deleted with their events.
     from django.utils import timezone
 
-    from activities.models import Activity, JsonSchema
-    from devices.models import OPEN_END, Device, DeviceOwnership
-
-    band = Device.objects.create(device_name="a1b2c3d4e5f0", serial_number="SN-A-1")
-    since = timezone.now() - timedelta(days=1)
-    DeviceOwnership.objects.create(manager=alice, device=band, start_time=since, end_time=OPEN_END)
-    schema = JsonSchema.objects.get(name="tennis", version=1)
-    match = Activity.objects.create(name="Final", owner=alice, json_schema=schema)
-    response = browser.post(f"/admin/users/user/{alice.pk}/delete/", {"post": "yes"})
+    own(band, alice, timezone.now() - timedelta(days=1))
+    response = admin_browser.post(f"/admin/users/user/{alice.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert [(e.name, e.user_id, e.activity_id) for e in emitted] == [
         ("ownership-ended", alice.pk, None),
@@ -202,8 +194,8 @@ def test_it_deletes_a_manager_in_the_admin_like_his_own_account_deletion(browser
     assert not User.objects.filter(pk=alice.pk).exists()
 
 
-def test_it_bulk_deletes_athletes_through_the_services(browser, carol, bob):
-    response = browser.post(
+def test_it_bulk_deletes_athletes_through_the_services(admin_browser, carol, bob):
+    response = admin_browser.post(
         "/admin/users/user/",
         {"action": "delete_selected", "_selected_action": [carol.pk, bob.pk], "post": "yes"},
     )
@@ -211,8 +203,8 @@ def test_it_bulk_deletes_athletes_through_the_services(browser, carol, bob):
     assert not User.objects.filter(pk__in=[carol.pk, bob.pk]).exists()
 
 
-def test_it_refuses_a_username_differing_only_in_case(browser, carol):
-    response = browser.post(
+def test_it_refuses_a_username_differing_only_in_case(admin_browser, carol):
+    response = admin_browser.post(
         "/admin/users/user/add/",
         {
             "username": "Carol",

@@ -16,25 +16,8 @@ from tests.users.test_oauth_support import (
     submit,
     token_request,
 )
-from tests.users.test_oauth_support import make_oauth_apps as _make_oauth_apps
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def browser():
-    with requests.Session() as session:
-        yield session
-
-
-@pytest.fixture
-def apps(make_application):
-    return _make_oauth_apps(make_application)
-
-
-@pytest.fixture
-def base(live_server) -> str:
-    return live_server.url
 
 
 def exchange(base, code, auth=None, **extra) -> requests.Response:

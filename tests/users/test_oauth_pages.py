@@ -10,7 +10,6 @@ from django.core.management import call_command
 from oauth2_provider.models import AccessToken, RefreshToken, get_application_model
 
 from tests.users.test_oauth_support import (
-    FAST_HASHERS,
     REDIRECT_URI,
     assert_oauth_error,
     bearer,
@@ -20,27 +19,10 @@ from tests.users.test_oauth_support import (
     submit,
     token_request,
 )
-from tests.users.test_oauth_support import make_oauth_apps as _make_oauth_apps
 
 Application = get_application_model()
 
 AUTHORIZED = "/oauth2/authorized-tokens/"
-
-
-@pytest.fixture
-def fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
-
-
-@pytest.fixture
-def browser():
-    with requests.Session() as session:
-        yield session
-
-
-@pytest.fixture
-def apps(fast_hashing, make_application):
-    return _make_oauth_apps(make_application)
 
 
 def authorize_code_app(browser, base, apps, username: str = "alice") -> dict:
@@ -164,9 +146,7 @@ def create_application(*args: str) -> str:
         ("confidential", "client-credentials", []),
     ],
 )
-def test_it_registers_an_application_of_each_grant_type_by_command(
-    fast_hashing, client_type, grant_type, extra
-):
+def test_it_registers_an_application_of_each_grant_type_by_command(client_type, grant_type, extra):
     # createapplication exits 0 even when it refuses: the row is the proof.
     output = create_application(
         client_type,
@@ -197,7 +177,7 @@ def test_it_refuses_an_authorization_code_application_without_redirect_uri():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_issues_tokens_to_an_application_registered_by_command(live_server, fast_hashing):
+def test_it_issues_tokens_to_an_application_registered_by_command(live_server):
     create_application(
         "confidential", "client-credentials", "--client-id", "gw-1", "--client-secret", "gw-secret"
     )

@@ -1,9 +1,9 @@
 """A small browser and OAuth client for the OAuth tests, over real HTTP against `live_server`.
 
-No tests here: only helpers the `test_oauth_*` modules share (plain functions, not fixtures,
-so that each module declares the few fixtures it uses). Browser sessions must be closed after
-the test (the modules' `browser` fixture does it): a kept-alive socket keeps a live-server
-thread, and its database connection, alive until the test database is dropped.
+No tests here: only the plain functions the `test_oauth_*` modules share; their fixtures
+(`apps`, `base`, `browser`) are in tests/users/conftest.py. Browser sessions must be closed after
+the test (the `browser` fixture does it): a kept-alive socket keeps a live-server thread, and its
+database connection, alive until the test database is dropped.
 """
 
 import base64
@@ -15,12 +15,9 @@ from urllib.parse import parse_qs, urljoin, urlparse
 
 import requests
 
-from tests.conftest import FAST_PASSWORD_HASHERS, PASSWORD
+from tests.conftest import PASSWORD
 
 REDIRECT_URI = "http://127.0.0.1:8001/callback"
-# The suite's fast hasher (tests/conftest.py sets it for every test already; live-server
-# fixtures name it again).
-FAST_HASHERS = FAST_PASSWORD_HASHERS
 
 
 @dataclass
@@ -152,6 +149,15 @@ def password_token(base: str, client_id: str, secret: str, username: str) -> dic
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def introspect(base: str, credentials: tuple[str, str] | None, token: str) -> requests.Response:
+    return requests.post(f"{base}/oauth2/introspect/", data={"token": token}, auth=credentials)
+
+
+def account_status(base: str, access_token: str) -> int:
+    """The status of GET /api/v1/account/ with `access_token`: 200 while it is valid, else 401."""
+    return requests.get(f"{base}/api/v1/account/", headers=bearer(access_token)).status_code
 
 
 def assert_oauth_error(response: requests.Response, status: int, error: str) -> None:

@@ -12,27 +12,18 @@ from oauth2_provider.models import AccessToken, RefreshToken
 
 from tests.conftest import PASSWORD
 from tests.users.test_oauth_support import (
+    account_status,
     assert_oauth_error,
     bearer,
+    introspect,
     password_token,
     token_request,
 )
-from tests.users.test_oauth_support import make_oauth_apps as _make_oauth_apps
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ACCOUNT = "/api/v1/account/"
 TEST_INGEST = "/api/v1/test-ingest/"
-
-
-@pytest.fixture
-def apps(make_application):
-    return _make_oauth_apps(make_application)
-
-
-@pytest.fixture
-def base(live_server) -> str:
-    return live_server.url
 
 
 def alice_tokens(base, apps) -> dict:
@@ -45,10 +36,6 @@ def refresh(base, apps, refresh_token: str) -> requests.Response:
         {"grant_type": "refresh_token", "refresh_token": refresh_token},
         auth=(apps.password.client_id, apps.password_secret),
     )
-
-
-def account_status(base, access_token: str) -> int:
-    return requests.get(f"{base}{ACCOUNT}", headers=bearer(access_token)).status_code
 
 
 def gateway_token(base, apps, **extra) -> requests.Response:
@@ -225,10 +212,6 @@ def test_it_refuses_revocation_without_client_authentication(base, apps, alice):
 # --- introspection (RFC 7662) ---------------------------------------------------------------
 
 
-def introspect(base, credentials, token: str) -> requests.Response:
-    return requests.post(f"{base}/oauth2/introspect/", data={"token": token}, auth=credentials)
-
-
 def test_it_introspects_an_active_token_for_its_own_client(base, apps, alice):
     tokens = alice_tokens(base, apps)
     before = timezone.now()
@@ -280,9 +263,12 @@ def test_it_refuses_introspection_to_an_unauthenticated_caller(base, apps, alice
     # RFC 7662 §2.3: 401, as RFC 6749 §5.2 (client credentials) and RFC 6750 §3 (bearer) say.
     assert_oauth_error(anonymous, 401, "invalid_client")
     assert_oauth_error(wrong_secret, 401, "invalid_client")
+    assert wrong_secret.headers["WWW-Authenticate"].startswith("Basic")
     assert_oauth_error(with_user_token, 401, "invalid_token")
+    assert with_user_token.headers["WWW-Authenticate"].startswith("Bearer")
     for response in (anonymous, wrong_secret, with_user_token):
         assert "username" not in response.text
+        assert "alice" not in response.text
 
 
 # --- expiry and missing credentials ---------------------------------------------------------

@@ -15,28 +15,17 @@ import requests
 from oauth2_provider.models import AccessToken, RefreshToken
 
 from tests.users.test_oauth_support import (
-    FAST_HASHERS,
+    account_status,
     bearer,
     password_token,
     token_request,
 )
-from tests.users.test_oauth_support import make_oauth_apps as _make_oauth_apps
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RACERS = 8
 # Each round is a fresh authorization raced by RACERS requests; 50 rounds in a row must pass.
 ROUNDS = int(os.environ.get("REFRESH_RACE_ROUNDS", "50"))
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
-
-
-@pytest.fixture
-def apps(make_application):
-    return _make_oauth_apps(make_application)
 
 
 def race(base: str, auth: tuple[str, str], refresh_token: str) -> list[requests.Response]:
@@ -99,5 +88,5 @@ def test_it_still_rotates_a_refresh_token_used_once(live_server, apps, alice):
 
     assert rotated.status_code == 200, rotated.text
     new = rotated.json()
-    assert requests.get(f"{base}/api/v1/account/", headers=bearer(new["access_token"])).ok
+    assert account_status(base, new["access_token"]) == 200
     assert RefreshToken.objects.filter(access_token__user=alice, revoked__isnull=True).count() == 1

@@ -99,11 +99,17 @@ class Command(BaseCommand):
         if gateway.errors:
             raise CommandError(f"{gateway.errors} batch(es) not acknowledged.")
 
-    @staticmethod
-    def _send(gateway: Gateway, batch: list[dict], progress: tqdm) -> None:
-        if batch:
-            gateway.post(batch)
-            progress.update(len(batch))
+    failed_in_a_row = 0
+
+    def _send(self, gateway: Gateway, batch: list[dict], progress: tqdm) -> None:
+        if not batch:
+            return
+        self.failed_in_a_row = 0 if gateway.post(batch) else self.failed_in_a_row + 1
+        progress.update(len(batch))
+        if self.failed_in_a_row >= 3:
+            # The server is gone (e.g. `make run` stopped): do not go on for the whole match.
+            self.stdout.write(gateway.summary())
+            raise CommandError("3 batches in a row not acknowledged: stopping.")
 
     @staticmethod
     def _read(path: Path) -> list[dict]:
