@@ -8,6 +8,9 @@ import logging
 
 from celery import shared_task
 
+from asi_api.scheduling import enqueue_on_commit, is_embedded
+from devices.samples import NewSamples
+
 logger = logging.getLogger(__name__)
 
 
@@ -21,3 +24,18 @@ def samples_arrived(spans: list[list[int]]) -> None:
     """
     for device_id, t_min, t_max in spans:
         logger.debug("samples arrived: device %s [%s, %s]", device_id, t_min, t_max)
+
+
+def samples_arrived_enqueue(new: list[NewSamples], names_by_id: dict[int, str]) -> None:
+    """After an ingest commits: one `samples_arrived` task for the whole request.
+
+    Subscribed to `devices.ingestion` from `AnalyticsConfig.ready()`. Runs on the ingestion
+    announcer thread in service mode, already after commit: `delay` directly, because
+    `enqueue_on_commit`'s transaction check would open a database connection in that thread.
+    In embedded mode it runs inline after commit, and the helper hands it to the runner thread.
+    """
+    spans = [[d.device_id, d.t_min, d.t_max] for d in new]
+    if is_embedded():
+        enqueue_on_commit(samples_arrived, spans)
+    else:
+        samples_arrived.delay(spans)

@@ -1,25 +1,29 @@
 """`packets_ingest`: the one write path of device samples (the API, simulate_match, import_recording).
 
 Validate the whole request first (devices.packets, vectorised), then one transaction stores
-what is new (devices.samples.samples_store). Only after commit: one channel-layer message per
-device with the newly stored samples, and one analytics task for the whole request, sent by the
-process's publisher thread (streaming.publish.announce) so the answer does not wait for Redis.
-Neither the channel layer nor the broker being down fails or loses an ingest: the samples are
-committed before either is tried; failures are logged and counted.
+what is new (devices.samples.samples_store). Only after commit, the apps above subscribe
+(`samples_stored_subscribe`, from their `AppConfig.ready()`: devices never imports them):
+streaming publishes one channel-layer message per device with the newly stored samples,
+analytics enqueues one task for the whole request. They run on the process's announcer thread,
+so the answer does not wait for Redis. Neither the channel layer nor the broker being down fails
+or loses an ingest: the samples are committed before either is tried; failures are logged and
+counted.
 """
 
+import asyncio
 import logging
+import queue
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
 
-from analytics.tasks import samples_arrived
-from asi_api.scheduling import enqueue_on_commit, is_embedded
+from asi_api.scheduling import is_embedded
 from devices.models import Device
-from devices.packets import MAX_ERRORS, PacketsInvalid, packets_parse, samples_columns
+from devices.packets import MAX_ERRORS, PacketsInvalid, packets_parse
 from devices.samples import NewSamples, channels_resolve, samples_store
-from streaming.publish import announce, publish_failures, publish_many, samples_message
 
 logger = logging.getLogger(__name__)
 
@@ -55,33 +59,116 @@ def packets_ingest(*, body: object, now_ms: int | None = None) -> IngestResult:
         )
         if result.new:
             names_by_id = {device_id: name for name, device_id in ids.items()}
-            transaction.on_commit(
-                lambda: announce(lambda: _announce(result.new, names_by_id)), robust=True
-            )
+            transaction.on_commit(lambda: _after_commit(result.new, names_by_id), robust=True)
     return IngestResult(packets=parsed.count, samples=result.stored, duplicates=result.duplicates)
 
 
+SamplesStoredHandler = Callable[[list[NewSamples], dict[int, str]], None]
+_subscribers: list[SamplesStoredHandler] = []
+
+
+def samples_stored_subscribe(handler: SamplesStoredHandler) -> SamplesStoredHandler:
+    """Call `handler(new_samples, device_names_by_id)` after every ingest that stored something.
+
+    For the apps above devices (streaming, analytics), from their `AppConfig.ready()`: devices
+    never imports them. Handlers run after commit, on the announcer thread (service mode) or
+    inline (embedded mode); one that raises is logged and counted, and the others still run.
+    """
+    if handler not in _subscribers:
+        _subscribers.append(handler)
+    return handler
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def increment(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+# Announcements (stream publish, analytics enqueue) that failed or were dropped in this process.
+announce_failures = _Counter()
+
+
+class Announcer:
+    """One daemon thread per process that runs the after-commit announcements in order.
+
+    An ingest's answer then waits for its commit only, not for the channel layer and the broker
+    (22 device messages and a task cost ~13 ms of round trips per request). The thread owns an
+    event loop (`loop`), so channel-layer connections persist across jobs. The queue is bounded:
+    when Redis cannot keep up, the newest job is dropped and counted, like channels-redis does
+    for a full channel; the samples are in the database whatever happens here.
+    """
+
+    def __init__(self, maxsize: int = 2000) -> None:
+        self.jobs: queue.Queue[Callable[[], object]] = queue.Queue(maxsize=maxsize)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def owns_current_thread(self) -> bool:
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def submit(self, job: Callable[[], object]) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="asi-announcer", daemon=True)
+                self._thread.start()
+        try:
+            self.jobs.put_nowait(job)
+        except queue.Full:
+            announce_failures.increment()
+            logger.warning("announcer queue full: an ingest announcement was dropped")
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every job submitted so far has run (tests; commands before they exit)."""
+        if self._thread is None:
+            return
+        done = threading.Event()
+        self.submit(done.set)
+        done.wait(timeout)
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        while True:
+            job = self.jobs.get()
+            try:
+                job()
+            except Exception:
+                logger.exception("ingest announcement failed")
+            finally:
+                self.jobs.task_done()
+
+
+announcer = Announcer()
+
+
+def announcements_flush(timeout: float = 10.0) -> None:
+    """Wait for the announcements submitted so far to have run."""
+    announcer.flush(timeout)
+
+
+def _after_commit(new: list[NewSamples], names_by_id: dict[int, str]) -> None:
+    if is_embedded():
+        # The in-memory channel layer lives on the server's event loop: publish from here
+        # (async_to_sync reaches that loop); tasks go to the embedded runner anyway.
+        _announce(new, names_by_id)
+    else:
+        announcer.submit(lambda: _announce(new, names_by_id))
+
+
 def _announce(new: list[NewSamples], names_by_id: dict[int, str]) -> None:
-    """After commit: one stream message per device, then one analytics task per request."""
-    publish_many(
-        [
-            samples_message(
-                device_id=device.device_id,
-                device_name=names_by_id[device.device_id],
-                channels=samples_columns(device.channels),
+    for handler in list(_subscribers):
+        try:
+            handler(new, names_by_id)
+        except Exception:
+            announce_failures.increment()
+            logger.warning(
+                "after-ingest handler %s failed",
+                getattr(handler, "__qualname__", handler),
+                exc_info=True,
             )
-            for device in new
-        ]
-    )
-    spans = [[d.device_id, d.t_min, d.t_max] for d in new]
-    try:
-        if is_embedded():
-            # Inline, after commit: the helper hands it to the embedded runner thread.
-            enqueue_on_commit(samples_arrived, spans)
-        else:
-            # On the publisher thread, already after commit. Not through enqueue_on_commit:
-            # its transaction check would open a database connection in this thread.
-            samples_arrived.delay(spans)
-    except Exception:
-        publish_failures.increment()
-        logger.warning("could not enqueue analytics for %s", spans, exc_info=True)

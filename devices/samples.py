@@ -1,7 +1,7 @@
 """Sample storage (SPEC §6): chunked rows in a time-partitioned table, written and read in bulk.
 
 Layout (migration 0003): one row of `devices_sample` is one *chunk*, the samples of one
-(device, channel) stored by one request within one UTC minute:
+(device, channel) stored by one request within one aligned 10-second bucket (CHUNK_MS):
 
     t_first, t_last  bigint   first and last sample timestamp (epoch ms); partition key t_first
     device_id        bigint

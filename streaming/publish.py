@@ -8,13 +8,14 @@ database (SPEC §8 `params.since`).
 
 import asyncio
 import logging
-import queue
 import threading
-from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from devices.ingestion import announcer
+from devices.packets import samples_columns
+from devices.samples import NewSamples
 from streaming.groups import device_group
 
 logger = logging.getLogger(__name__)
@@ -34,77 +35,6 @@ class _Counter:
 
 # Publishes that failed in this process since it started (exposed for health/metrics).
 publish_failures = _Counter()
-
-
-class Publisher:
-    """One daemon thread per process that runs after-commit announcements in order.
-
-    A request's answer then waits for its commit only, not for the channel layer and the broker
-    (22 device messages and a task cost ~13 ms of round trips per request). The thread owns an
-    event loop, so the channel layer's connections persist across jobs. The queue is bounded:
-    when the layer cannot keep up, the newest job is dropped and counted, like channels-redis
-    does for a full channel. Not used in embedded mode, whose in-memory layer lives on the
-    server's own event loop (see `announce`).
-    """
-
-    def __init__(self, maxsize: int = 2000) -> None:
-        self.jobs: queue.Queue[Callable[[], object]] = queue.Queue(maxsize=maxsize)
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def owns_current_thread(self) -> bool:
-        return self._thread is not None and threading.current_thread() is self._thread
-
-    def submit(self, job: Callable[[], object]) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="asi-publisher", daemon=True)
-                self._thread.start()
-        try:
-            self.jobs.put_nowait(job)
-        except queue.Full:
-            publish_failures.increment()
-            logger.warning("publisher queue full: an announcement was dropped")
-
-    def flush(self, timeout: float = 10.0) -> None:
-        """Wait until every submitted job has run (tests, and commands before they exit)."""
-        done = threading.Event()
-        if self._thread is None:
-            return
-        self.submit(done.set)
-        done.wait(timeout)
-
-    def _run(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-        while True:
-            job = self.jobs.get()
-            try:
-                job()
-            except Exception:
-                logger.exception("after-commit announcement failed")
-            finally:
-                self.jobs.task_done()
-
-
-_publisher = Publisher()
-
-
-def announce(job: Callable[[], object]) -> None:
-    """Run `job` (publishing, enqueueing) off the request: on the publisher thread in service
-    mode, inline in embedded mode (the in-memory layer must be used from the server's loop)."""
-    from django.conf import settings
-
-    if settings.EMBEDDED_BROKER:
-        job()
-    else:
-        _publisher.submit(job)
-
-
-def announcements_flush(timeout: float = 10.0) -> None:
-    """Wait for the announcements submitted so far to have run."""
-    _publisher.flush(timeout)
 
 
 def publish(group: str, message: dict) -> bool:
@@ -130,8 +60,9 @@ def publish_many(messages: list[tuple[str, dict]]) -> int:
         )
 
     try:
-        if _publisher.owns_current_thread():
-            outcomes = _publisher.loop.run_until_complete(send_all())
+        if announcer.owns_current_thread():
+            # The ingestion announcer's own loop, where this thread's layer connections live.
+            outcomes = announcer.loop.run_until_complete(send_all())
         else:
             outcomes = async_to_sync(send_all)()
     except Exception as error:
@@ -169,4 +100,21 @@ def samples_message(
             "device_name": device_name,
             "channels": channels,
         },
+    )
+
+
+def preprocessed_publish(new: list[NewSamples], names_by_id: dict[int, str]) -> None:
+    """After an ingest commits: one message per device with its newly stored samples.
+
+    Subscribed to `devices.ingestion` from `StreamingConfig.ready()`.
+    """
+    publish_many(
+        [
+            samples_message(
+                device_id=device.device_id,
+                device_name=names_by_id[device.device_id],
+                channels=samples_columns(device.channels),
+            )
+            for device in new
+        ]
     )

@@ -6,11 +6,11 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from analytics import tasks as analytics_tasks
+from devices.ingestion import announcements_flush
 from devices.packets import samples_message_packets
 from devices.samples import samples_read
 from streaming import publish as streaming_publish
 from streaming.groups import device_group
-from streaming.publish import announcements_flush
 from tests.devices.packets_factory import (
     INGEST_URL,
     now_ms,

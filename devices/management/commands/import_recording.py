@@ -6,11 +6,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
-from devices.ingestion import packets_ingest
+from devices.ingestion import announcements_flush, packets_ingest
 from devices.models import Device
 from devices.packets import MAX_PACKETS, PacketsInvalid
 from devices.recordings import recording_packets, recording_read
-from streaming.publish import announcements_flush
 
 
 class Command(BaseCommand):
