@@ -77,7 +77,7 @@ def test_a_recorded_session_replays_through_http(server, token_for):
     device_create(device_name="a1e000000003", serial_number="FR110")
     token = token_for(None, scope="ingest")
 
-    output = simulate("--url", server, "--token", token, "--replay", str(recording), "--speed", "0")
+    output = simulate("--url", server, f"--token={token}", "--replay", str(recording), "--speed", "0")
 
     sent = sum(
         len(v["timestamp"]) if isinstance(v["timestamp"], list) else 1
