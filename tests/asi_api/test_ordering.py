@@ -17,7 +17,6 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from activities.models import Activity, JsonSchema
 from asi_api.filters import OrderingFilter
-from tests.asi_api.world import World, world_build
 from users.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -70,11 +69,6 @@ def test_it_finds_the_ordered_lists():
     assert {"activity-list", "athlete-list", "timeframe-list", "device-list"} <= names
 
 
-@pytest.fixture
-def world(api, admin, alice, carol) -> World:
-    return world_build(api, admin=admin, alice=alice, carol=carol)
-
-
 def _url(endpoint: ListEndpoint, alice, carol) -> str:
     values = {"athlete_id": carol.pk, "manager_id": alice.pk}
     return reverse(endpoint.name, kwargs={name: values[name] for name in endpoint.kwargs})
@@ -95,7 +89,7 @@ def _page_query_ordering(queries: list[dict], table: str) -> str:
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda endpoint: endpoint.name)
 def test_every_ordering_of_every_list_ends_with_the_primary_key(
-    endpoint, world, api, admin, alice, carol
+    endpoint, scene, api, admin, alice, carol
 ):
     client = api(admin)
     url = _url(endpoint, alice, carol)
@@ -104,7 +98,7 @@ def test_every_ordering_of_every_list_ends_with_the_primary_key(
         with CaptureQueriesContext(connection) as queries:
             response = client.get(url, {"ordering": ordering} if ordering else {})
         assert response.status_code == 200, (url, ordering, response.content)
-        assert response.json()["count"] >= 1, (url, "the world shows a row on every list")
+        assert response.json()["count"] >= 1, (url, "the scene shows a row on every list")
         clause = _page_query_ordering(queries.captured_queries, table)
         assert f'"{table}"."id"' in clause, (url, ordering, clause)
 
