@@ -32,8 +32,14 @@ run: export DEBUG ?= true
 run: $(STAMP)
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py migrate --noinput
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py load_demo_data
-	env -u DATABASE_URL -u REDIS_URL $(BIN)/daphne -b 127.0.0.1 -p 8000 \
-		--ping-interval 20 --ping-timeout 30 asi_api.asgi:application
+	@# A simulated match on alice's two demo vests streams live data once the server is up;
+	@# it stops with the server (the trap), and a re-run starts a new one at the new "now".
+	env -u DATABASE_URL -u REDIS_URL sh -c '\
+		( sleep 3; exec $(BIN)/python manage.py simulate_match --local-token \
+			--device-names a1b2c3d4e5f6,a1b2c3d4e5f7 --no-progress >/dev/null 2>&1 ) & \
+		simulator=$$!; trap "kill $$simulator 2>/dev/null" EXIT INT TERM; \
+		$(BIN)/daphne -b 127.0.0.1 -p 8000 \
+			--ping-interval 20 --ping-timeout 30 asi_api.asgi:application'
 
 # Make sure PostgreSQL and Redis answer on loopback, starting them if installed but stopped.
 services:

@@ -1,8 +1,8 @@
 """The JSON schemas the project ships (SPEC §5): one activity schema per sport, and the timeframe
 analytics parameters of SPEC §7.
 
-Installed by the data migration `0002_default_schemas` and by `manage.py load_default_schemas`,
-both through `default_schemas_install`. Changing a definition here and running the command
+Installed by the data migrations `0002_default_schemas` and `0003_default_schemas_cycling` and by
+`manage.py load_default_schemas`, all through `default_schemas_install`. Changing a definition here and running the command
 records a new version (`parent` = the current latest) rather than editing a stored row: schemas
 are immutable.
 """
@@ -109,6 +109,21 @@ ACTIVITY_SCHEMAS: dict[str, dict[str, Any]] = {
             "surface": {"enum": ["road", "track", "trail", "treadmill"]},
         },
     ),
+    # A watch-like sport: its analytics profile (SPEC §7, analytics/metrics.py) bridges 60 s
+    # gaps and accepts speeds up to 30 m/s.
+    "cycling": _sport(
+        "cycling",
+        ["race", "training", "intervals", "commute"],
+        {
+            "distance": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 10000000,
+                "description": "planned distance, metres",
+            },
+            "discipline": {"enum": ["road", "track", "mountain", "gravel", "indoor"]},
+        },
+    ),
 }
 
 
@@ -126,8 +141,9 @@ def _number(
 
 
 def _numbers(default: list, description: str, items: dict) -> dict:
-    # Lists of bounds: strictly ascending order cannot be said in JSON Schema; `uniqueItems`
-    # catches duplicates and the analytics engine sorts the values.
+    # Lists of bounds must be strictly ascending, which standard JSON Schema cannot say: the
+    # project's validator (activities/validation.py) implements the `ascending` keyword, which
+    # other validators ignore as an unknown annotation.
     return {
         "type": "array",
         "default": default,
@@ -136,6 +152,7 @@ def _numbers(default: list, description: str, items: dict) -> dict:
         "minItems": 1,
         "maxItems": 20,
         "uniqueItems": True,
+        "ascending": True,
     }
 
 
@@ -225,7 +242,8 @@ TIMEFRAME_PARAMS_SCHEMA: dict[str, Any] = {
 }
 
 # (name, type, schema) in installation order: on a fresh database the ids follow this order
-# (soccer 1, tennis 2, ..., the timeframe schema 6).
+# (soccer 1, tennis 2, ..., cycling 6, the timeframe schema 7). A database migrated before
+# cycling existed gets it, and the timeframe schema's new version, from migration 0003.
 DEFAULT_SCHEMAS: list[tuple[str, str, dict[str, Any]]] = [
     *((name, "activity", schema) for name, schema in ACTIVITY_SCHEMAS.items()),
     (TIMEFRAME_PARAMS_SCHEMA_NAME, "timeframe", TIMEFRAME_PARAMS_SCHEMA),

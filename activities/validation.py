@@ -6,8 +6,8 @@ client can point at the failing field: `"$.sport: 'tennis' was expected"`.
 
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import SchemaError, ValidationError
 from jsonschema_specifications import REGISTRY as METASCHEMAS
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
@@ -32,6 +32,20 @@ def _refuse_retrieval(uri: str) -> Resource:
 # jsonschema's default registry fetches any remote `$ref` over the network (SSRF from a schema an
 # admin saved): references resolve inside the schema and the shipped metaschemas, or not at all.
 REGISTRY = Registry(retrieve=_refuse_retrieval).combine(METASCHEMAS)
+
+
+def _ascending(validator, wanted, instance, schema):
+    # The project's `ascending` keyword (lists of bounds, activities/default_schemas.py): numbers
+    # in strictly ascending order. Standard validators ignore it as an unknown keyword.
+    if not wanted or not validator.is_type(instance, "array"):
+        return
+    numbers = [x for x in instance if validator.is_type(x, "number")]
+    if any(b <= a for a, b in zip(numbers, numbers[1:], strict=False)):
+        yield ValidationError(f"{instance!r} is not in strictly ascending order")
+
+
+# Draft 2020-12 plus `ascending`; schemas are still checked against the standard metaschema.
+ProjectValidator = validators.extend(Draft202012Validator, {"ascending": _ascending})
 
 
 def _short(message: str) -> str:
@@ -71,7 +85,7 @@ def document_errors(schema: Any, document: Any) -> list[str]:
     """Each way `document` fails `schema` (a valid schema), as "<JSON path>: <message>", sorted."""
     if unstorable := _unstorable(document):
         return unstorable
-    validator = Draft202012Validator(
+    validator = ProjectValidator(
         schema, registry=REGISTRY, format_checker=Draft202012Validator.FORMAT_CHECKER
     )
     messages = []

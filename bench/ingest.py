@@ -104,9 +104,11 @@ def _server_env() -> dict[str, str]:
         DEBUG="false",
         SECRET_KEY=env.get("SECRET_KEY") or "bench",
         LOG_LEVEL="WARNING",
-        # One connection per server thread, kept: the deployment default (0, with PgBouncer in
-        # front) would measure connection set-up, not ingestion.
-        CONN_MAX_AGE=env.get("BENCH_CONN_MAX_AGE", "60"),
+        # The deployment default. Keeping connections (e.g. 60) changes nothing here: daphne runs
+        # each request's sync code on a thread of its own, so every request opens a connection
+        # either way (~2.5 ms of PostgreSQL CPU on loopback; measured: 49.4 k samples/s with 0,
+        # 49.9 k with 60). PgBouncer in front is the remedy (docs/operations.md).
+        CONN_MAX_AGE=env.get("BENCH_CONN_MAX_AGE", "0"),
         THROTTLE_INGEST="1000000/min",
     )
     if not settings.REDIS_URL:
@@ -302,10 +304,12 @@ def _fill(device_ids: list[int], read_device: int, total: int, window_end: int) 
     return stored
 
 
-def _read_page(base: str, token: str, device_id: int, start: int, stop: int) -> tuple:
+def _read_page(
+    base: str, token: str, device_id: int, start: int, stop: int, page: int = 1
+) -> tuple:
     url = f"{base}/api/v1/devices/{device_id}/preprocessed/"
     headers = {"Authorization": f"Bearer {token}"}
-    params = {"start": start, "stop": stop, "limit": 10000}
+    params = {"start": start, "stop": stop, "limit": 10000, "page": page}
     timings = []
     for _ in range(6):
         began = time.perf_counter()
@@ -359,10 +363,26 @@ def run() -> None:
         first = _read_page(bases[0], setup["reader_token"], device, start, window_end)
         deep_start = start + 36 * 3_600_000
         deep = _read_page(bases[0], setup["reader_token"], device, deep_start, window_end)
-        for label, (p50, worst, rows, body) in (("first page", first), ("deep page", deep)):
+        middle = first[3]["count"] // 10000 // 2 + 1
+        numbered = _read_page(bases[0], setup["reader_token"], device, start, window_end, middle)
+        for label, (p50, worst, rows, body) in (
+            ("first page", first),
+            ("next_start", deep),
+            (f"page={middle}", numbered),
+        ):
             print(
                 f"  GET /preprocessed/ 10,000 rows, {label:10}: p50 {p50:6.1f} ms  "
-                f"max {worst:6.1f} ms  ({rows} rows, next_start {body['next_start']})"
+                f"max {worst:6.1f} ms  ({rows} rows, count {body['count']:,}, "
+                f"next_start {body['next_start']})"
+            )
+        from devices.samples import samples_timestamps
+
+        for label, window_start in (("2 days", start), ("from next_start", deep_start)):
+            began = time.perf_counter()
+            samples_timestamps(device_id=device, start=window_start, stop=window_end)
+            print(
+                f"    of which `count` (distinct timestamps, {label}): "
+                f"{(time.perf_counter() - began) * 1000:6.1f} ms"
             )
         began = time.perf_counter()
         with connection.cursor() as cursor:

@@ -22,8 +22,15 @@ from django.db import transaction
 
 from asi_api.scheduling import is_embedded
 from devices.models import Device
-from devices.packets import MAX_ERRORS, PacketsInvalid, packets_parse
-from devices.samples import NewSamples, channels_resolve, samples_store
+from devices.packets import MAX_ERRORS, PacketsInvalid, ParsedPackets, packets_parse
+from devices.samples import (
+    Channel,
+    DevicesChanged,
+    NewSamples,
+    StoreResult,
+    channels_resolve,
+    samples_store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,24 +50,60 @@ def packets_ingest(*, body: object, now_ms: int | None = None) -> IngestResult:
     is counted in `duplicates`, stores nothing and publishes nothing.
     """
     parsed = packets_parse(body, now_ms=now_ms if now_ms is not None else int(time.time() * 1000))
+    ids = _device_ids(parsed, cached=True)
+    channels = channels_resolve({name: s.values.keys() for name, s in parsed.channels.items()})
+    try:
+        result = _store(parsed, ids, channels)
+    except DevicesChanged:
+        # A cached device was renamed or deleted meanwhile; the transaction rolled back.
+        _device_ids_cache.clear()
+        result = _store(parsed, _device_ids(parsed, cached=False), channels)
+    return IngestResult(packets=parsed.count, samples=result.stored, duplicates=result.duplicates)
+
+
+# device_name → id of devices ingested through this process. Devices are few (a club's) and
+# rarely change; a stale entry cannot do harm: `samples_store` checks every id against its name
+# in the request's transaction (in a round trip it makes anyway) and a mismatch is retried with
+# fresh lookups. Unknown names are always asked for, so a new device works at once.
+_device_ids_cache: dict[str, int] = {}
+DEVICE_IDS_CACHE_MAX = 100_000
+
+
+def _device_ids(parsed: ParsedPackets, *, cached: bool) -> dict[str, int]:
+    """The ids of the request's devices; `PacketsInvalid` names each packet of an unknown one."""
     names = set(parsed.device_names)
-    ids = dict(Device.objects.filter(device_name__in=names).values_list("device_name", "id"))
+    ids = {n: _device_ids_cache[n] for n in names if n in _device_ids_cache} if cached else {}
+    missing = names - ids.keys()
+    if missing:
+        found = dict(
+            Device.objects.filter(device_name__in=missing).values_list("device_name", "id")
+        )
+        if len(_device_ids_cache) + len(found) > DEVICE_IDS_CACHE_MAX:
+            _device_ids_cache.clear()
+        _device_ids_cache.update(found)
+        ids.update(found)
     if len(ids) < len(names):
         errors: dict[str, list[str]] = {}
         for index, name in enumerate(parsed.device_names):
             if name not in ids and len(errors) < MAX_ERRORS:
                 errors.setdefault(f"packets[{index}].device_name", ["Unknown device."])
         raise PacketsInvalid(errors)
+    return ids
 
-    channels = channels_resolve({name: s.values.keys() for name, s in parsed.channels.items()})
+
+def _store(parsed: ParsedPackets, ids: dict[str, int], channels: dict[str, Channel]) -> StoreResult:
+    """One transaction: store, and announce after commit (`DevicesChanged` rolls it back)."""
+    names_by_id = {device_id: name for name, device_id in ids.items()}
     with transaction.atomic():
         result = samples_store(
-            parsed=parsed, device_ids=[ids[n] for n in parsed.device_names], channels=channels
+            parsed=parsed,
+            device_ids=[ids[n] for n in parsed.device_names],
+            channels=channels,
+            device_names=names_by_id,
         )
         if result.new:
-            names_by_id = {device_id: name for name, device_id in ids.items()}
             transaction.on_commit(lambda: _after_commit(result.new, names_by_id), robust=True)
-    return IngestResult(packets=parsed.count, samples=result.stored, duplicates=result.duplicates)
+    return result
 
 
 SamplesStoredHandler = Callable[[list[NewSamples], dict[int, str]], None]

@@ -146,10 +146,22 @@ class StoreResult:
     new: list[NewSamples]
 
 
+class DevicesChanged(Exception):
+    """A device named by the request was renamed or deleted since its id was looked up."""
+
+
 def samples_store(
-    *, parsed: ParsedPackets, device_ids: list[int], channels: dict[str, Channel]
+    *,
+    parsed: ParsedPackets,
+    device_ids: list[int],
+    channels: dict[str, Channel],
+    device_names: dict[int, str] | None = None,
 ) -> StoreResult:
     """Store the samples of a validated request; `device_ids[i]` is packet i's device.
+
+    With `device_names` ({id: name}, from a cache), each device is checked to still have that
+    name, in the same round trip as the duplicate check and after the device locks; if one does
+    not, `DevicesChanged` is raised and nothing is stored (the caller looks the names up again).
 
     `channels` comes from `channels_resolve`, called before the transaction (a registration
     must be committed before a process caches it). Must run inside a transaction (the caller's:
@@ -187,7 +199,7 @@ def samples_store(
             span[0], span[1] = min(span[0], t_lo), max(span[1], t_hi)
 
     with connection.cursor() as cursor:
-        existing = _existing_keys(cursor, devices, spans, slot_of)
+        existing = _existing_keys(cursor, devices, spans, slot_of, device_names)
         rows: list[tuple] = []
         new: dict[int, NewSamples] = {}
         stored = 0
@@ -223,13 +235,19 @@ def _slots(dev: np.ndarray, devices: np.ndarray) -> np.ndarray:
 
 
 def _existing_keys(
-    cursor, devices: np.ndarray, spans: dict[int, list[int]], slot_of: dict[int, int]
+    cursor,
+    devices: np.ndarray,
+    spans: dict[int, list[int]],
+    slot_of: dict[int, int],
+    device_names: dict[int, str] | None = None,
 ) -> dict:
     """Lock the devices, then the keys (slot << 44 | ts) already stored over each device's span.
 
     One round trip: the locks (PostgreSQL; in device order, so two requests naming the same
     devices cannot deadlock) and the read run as one batch; the read's snapshot is taken after
-    the locks are held, so it sees every sample committed by the previous holder.
+    the locks are held, so it sees every sample committed by the previous holder. With
+    `device_names`, the same statement also returns each device's current name (rows with
+    channel_id -1), and a mismatch raises `DevicesChanged`.
     """
     locks, lock_params = "", []
     if connection.vendor == "postgresql":
@@ -240,13 +258,32 @@ def _existing_keys(
         where.append("(device_id = %s AND t_first >= %s AND t_first <= %s AND t_last >= %s)")
         params += [device_id, t_min - t_min % CHUNK_MS, t_max, t_min]
     select = f"SELECT device_id, channel_id, t_first, ts FROM {TABLE} WHERE {' OR '.join(where)}"
+    if device_names is not None:
+        as_bytes = (
+            "convert_to(device_name, 'UTF8')"
+            if connection.vendor == "postgresql"
+            else "CAST(device_name AS BLOB)"
+        )
+        select += (
+            f" UNION ALL SELECT id, -1, 0, {as_bytes} FROM devices_device WHERE id IN "
+            f"({', '.join(['%s'] * len(devices))})"
+        )
+        params += [int(d) for d in devices]
     cursor.execute(locks + select, lock_params + params)
     found: dict[int, list[np.ndarray]] = {}
+    names: dict[int, str] = {}
     for device_id, channel_id, t_first, ts in cursor.fetchall():
+        if channel_id == -1:
+            names[device_id] = bytes(ts).decode()
+            continue
         keys = (np.frombuffer(bytes(ts), dtype="<i4").astype(np.int64) + t_first) | (
             slot_of[device_id] << 44
         )
         found.setdefault(channel_id, []).append(keys)
+    if device_names is not None and any(
+        names.get(int(d)) != device_names.get(int(d)) for d in devices
+    ):
+        raise DevicesChanged()
     return {channel_id: np.concatenate(parts) for channel_id, parts in found.items()}
 
 
@@ -385,6 +422,57 @@ def samples_read(*, device_id: int, start: int, stop: int, limit: int | None = N
         frame = _frame(parts, keep_before=int(stamps[limit]))
         frame.next_start = int(stamps[limit])
     return frame
+
+
+def samples_timestamps(*, device_id: int, start: int, stop: int) -> np.ndarray:
+    """The distinct sample timestamps (any channel) of `device_id` in [start, stop), sorted.
+
+    What the `count` and the page numbers of `/preprocessed/` are made of: one row per timestamp.
+    PostgreSQL concatenates each channel's chunk offsets in one aggregate row per channel (no
+    row per chunk crosses to Python); numpy rebuilds the timestamps and merges the channels:
+    each channel's run is sorted already (chunks of a channel rarely interleave), so the stable
+    sort of the concatenation is a merge. Measured with 10 M samples stored: ~60 ms for a day of
+    10 Hz GNSS + 1 Hz heart rate and status, ~300 ms for the full 2-day window (bench/ingest.py).
+    """
+    lo = start - start % CHUNK_MS
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT array_agg(t_first ORDER BY t_first), "
+                "array_agg(length(ts) / 4 ORDER BY t_first), "
+                f"string_agg(ts, ''::bytea ORDER BY t_first) FROM {TABLE} "
+                "WHERE device_id = %s AND t_first >= %s AND t_first < %s AND t_last >= %s "
+                "GROUP BY channel_id",
+                [device_id, lo, stop, start],
+            )
+            channels = [
+                (np.array(firsts, np.int64), np.array(lengths, np.int64), bytes(blob))
+                for firsts, lengths, blob in cursor.fetchall()
+            ]
+        else:
+            cursor.execute(
+                f"SELECT t_first, ts FROM {TABLE} WHERE device_id = %s AND t_first >= %s "
+                "AND t_first < %s AND t_last >= %s",
+                [device_id, lo, stop, start],
+            )
+            rows = cursor.fetchall()
+            channels = [
+                (
+                    np.array([r[0] for r in rows], np.int64),
+                    np.array([len(r[1]) // 4 for r in rows], np.int64),
+                    b"".join(bytes(r[1]) for r in rows),
+                )
+            ]
+    parts = []
+    for firsts, lengths, blob in channels:
+        stamps = np.frombuffer(blob, dtype="<i4").astype(np.int64) + np.repeat(firsts, lengths)
+        parts.append(stamps[(stamps >= start) & (stamps < stop)])
+    if not parts:
+        return np.empty(0, np.int64)
+    stamps = np.sort(np.concatenate(parts), kind="stable")
+    keep = np.ones(len(stamps), dtype=bool)
+    keep[1:] = stamps[1:] != stamps[:-1]
+    return stamps[keep]
 
 
 def _distinct_before(parts: dict[int, list[tuple]], before: int) -> int:

@@ -1,4 +1,5 @@
 import csv
+import functools
 import io
 import logging
 from collections.abc import Iterator
@@ -6,12 +7,18 @@ from datetime import UTC, datetime
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.core.cache import caches
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
@@ -30,7 +37,13 @@ from devices.filters import DeviceFilter, OwnershipFilter
 from devices.ingestion import packets_ingest
 from devices.models import Device, DeviceOwnership
 from devices.packets import packets_build
-from devices.samples import frame_table, samples_latest, samples_ranges, samples_read
+from devices.samples import (
+    frame_table,
+    samples_latest,
+    samples_ranges,
+    samples_read,
+    samples_timestamps,
+)
 from devices.selectors import (
     device_current_ownership,
     device_owned_during,
@@ -43,6 +56,11 @@ from devices.serializers import (
     DeviceOwnershipSerializer,
     DeviceProofSerializer,
     DeviceSerializer,
+    IngestCountsSerializer,
+    PacketSerializer,
+    PacketsSerializer,
+    PreprocessedPageSerializer,
+    RecordingRangesPageSerializer,
 )
 
 logger = logging.getLogger(__name__)
@@ -206,18 +224,62 @@ PREPROCESSED_LIMIT = 10_000
 
 
 class IngestThrottle(IngestRateThrottle):
-    """The ingestion rate limit, failing open: with the cache (Redis) down, gateways go on.
+    """The ingestion rate limit per gateway application: O(1) per request, failing open.
 
-    Samples are committed to PostgreSQL alone; a Redis outage must not stop them (the stream
-    and the analytics catch up from the database).
+    DRF's throttles keep a list of every request time in the window and rewrite it on each
+    request: at the ingestion rate (30000/min) that list is the size of the limit, unpickled and
+    pickled again per request. This one counts per fixed window and weighs the previous window's
+    count by how much of it still overlaps the sliding window (Cloudflare's approximation):
+    two counters, one `get_many` and one increment. Its cache is one client per process, not
+    Django's per-request handle (a new Redis connection for every request under ASGI).
+
+    Failing open: with the cache (Redis) down, gateways go on. Samples are committed to
+    PostgreSQL alone; a Redis outage must not stop them (the stream and the analytics catch up
+    from the database).
     """
 
     def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
         try:
-            return super().allow_request(request, view)
+            return self._allow(key)
         except Exception:
             logger.warning("ingest throttle skipped: cache unavailable", exc_info=True)
             return True
+
+    def _allow(self, key: str) -> bool:
+        cache = _ingest_throttle_cache()
+        now = self.timer()
+        window, into = divmod(now, self.duration)
+        current, previous = f"{key}:{int(window)}", f"{key}:{int(window) - 1}"
+        counts = cache.get_many([current, previous])
+        done, before = counts.get(current, 0), counts.get(previous, 0)
+        remaining_share = 1 - into / self.duration
+        if before * remaining_share + done >= self.num_requests:
+            self.wait_seconds = self._wait(done, before, into)
+            return False
+        if not cache.add(current, 1, timeout=2 * self.duration):
+            cache.incr(current)
+        return True
+
+    def _wait(self, done: int, before: int, into: float) -> float:
+        """Seconds until the estimate drops below the limit (no more requests meanwhile)."""
+        limit, duration = self.num_requests, self.duration
+        if done >= limit:
+            # Next window: `done` is then the previous count, weighed down as that window ages.
+            return duration - into + duration * (1 - limit / done)
+        return max(0.0, (1 - (limit - done) / before) * duration - into)
+
+    def wait(self) -> float | None:
+        return getattr(self, "wait_seconds", None)
+
+
+@functools.cache
+def _ingest_throttle_cache():
+    return caches.create_connection("default")
 
 
 class HasOAuthToken(BasePermission):
@@ -228,7 +290,13 @@ class HasOAuthToken(BasePermission):
 
 
 @extend_schema(
-    tags=["device data"], request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT}
+    tags=["device data"],
+    request=PacketsSerializer,
+    responses={201: IngestCountsSerializer},
+    description=(
+        "A gateway's packets (token scope `ingest`): validated whole, stored in one transaction, "
+        "idempotent per sample. See docs/ingestion.md."
+    ),
 )
 class PreprocessedDataIngestView(APIView):
     """`POST /api/v1/preprocessed-data/` — a gateway's packets (SPEC §6), token scope `ingest`."""
@@ -259,7 +327,8 @@ def _instant_ms(params, name: str) -> int:
     except ValueError:
         value = None
     if value is None:
-        raise DomainError("Not an ISO 8601 datetime or epoch milliseconds.", field=name)
+        hint = " (a + in a URL means a space: write it %2B)" if " " in raw else ""
+        raise DomainError(f"Not an ISO 8601 datetime or epoch milliseconds{hint}.", field=name)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return int(value.timestamp() * 1000)
@@ -307,10 +376,16 @@ class DeviceDataView(APIView):
     parameters=[
         OpenApiParameter("start", OpenApiTypes.STR, required=True),
         OpenApiParameter("stop", OpenApiTypes.STR, required=True),
-        OpenApiParameter("limit", OpenApiTypes.INT),
+        OpenApiParameter("limit", OpenApiTypes.INT, description="rows per page (≤ 10000)"),
+        OpenApiParameter("page", OpenApiTypes.INT, description="1-based; costlier deep down"),
         OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"]),
     ],
-    responses={200: OpenApiTypes.OBJECT},
+    responses={
+        200: OpenApiResponse(
+            PreprocessedPageSerializer,
+            description="With `format=csv`: the rows as text/csv, `X-Next-Start` header.",
+        )
+    },
 )
 class DevicePreprocessedView(DeviceDataView):
     """Samples in [start, stop) (≤ 2 days) as flat rows by timestamp; keyset paging by `next_start`."""
@@ -324,10 +399,22 @@ class DevicePreprocessedView(DeviceDataView):
     def get(self, request: Request, pk: int) -> Response | StreamingHttpResponse:
         device = self.device(pk)
         start, stop = self.interval(device, PREPROCESSED_MAX_SPAN_MS)
-        limit = self.limit()
-        frame = samples_read(device_id=device.pk, start=start, stop=stop, limit=limit)
+        limit, page = self.limit(), self.page()
+        csv_wanted = request.query_params.get("format") == "csv"
+        count = None
+        page_start = start
+        if not csv_wanted or page > 1:
+            # `count` (SPEC §1) and page numbers need the window's distinct timestamps: one
+            # aggregate query. Keyset paging by `next_start` does not (CSV skips it).
+            stamps_all = samples_timestamps(device_id=device.pk, start=start, stop=stop)
+            count = len(stamps_all)
+            if page > 1:
+                if (page - 1) * limit >= count:
+                    raise NotFound("Invalid page.")
+                page_start = int(stamps_all[(page - 1) * limit])
+        frame = samples_read(device_id=device.pk, start=page_start, stop=stop, limit=limit)
         stamps, columns = frame_table(frame)
-        if request.query_params.get("format") == "csv":
+        if csv_wanted:
             response = StreamingHttpResponse(_csv_lines(stamps, columns), content_type="text/csv")
             response["Content-Disposition"] = f'attachment; filename="{device.device_name}.csv"'
             if frame.next_start is not None:
@@ -340,7 +427,15 @@ class DevicePreprocessedView(DeviceDataView):
                 if values[i] is not None:
                     row[name] = values[i]
             rows.append(row)
-        return Response({"next_start": frame.next_start, "results": rows})
+        body = {
+            "count": count,
+            "page": page,
+            "next": page + 1 if frame.next_start is not None else None,
+            "previous": page - 1 if page > 1 else None,
+            "next_start": frame.next_start,
+            "results": rows,
+        }
+        return Response(body)
 
     def limit(self) -> int:
         raw = self.request.query_params.get("limit")
@@ -349,6 +444,13 @@ class DevicePreprocessedView(DeviceDataView):
         if not raw.isdigit() or int(raw) < 1:
             raise DomainError("A positive integer is required.", field="limit")
         return min(int(raw), PREPROCESSED_LIMIT)
+
+    def page(self) -> int:
+        # Like the other lists (DRF's paginator): a page that is not a positive number is a 404.
+        raw = self.request.query_params.get("page", "1")
+        if not raw.isdigit() or int(raw) < 1:
+            raise NotFound("Invalid page.")
+        return int(raw)
 
 
 def _csv_lines(stamps: list[int], columns: list[tuple[str, list]]) -> Iterator[str]:
@@ -369,8 +471,10 @@ def _csv_lines(stamps: list[int], columns: list[tuple[str, list]]) -> Iterator[s
     parameters=[
         OpenApiParameter("start", OpenApiTypes.STR, required=True),
         OpenApiParameter("stop", OpenApiTypes.STR, required=True),
+        OpenApiParameter("page", OpenApiTypes.INT),
+        OpenApiParameter("limit", OpenApiTypes.INT),
     ],
-    responses={200: OpenApiTypes.OBJECT},
+    responses={200: RecordingRangesPageSerializer},
 )
 class DevicePreprocessedRangesView(DeviceDataView):
     """Contiguous recording periods in [start, stop) (≤ 14 days); a gap over 60 s splits."""
@@ -388,7 +492,7 @@ class DevicePreprocessedRangesView(DeviceDataView):
         return paginator.get_paginated_response(page)
 
 
-@extend_schema(tags=["device data"], responses={200: OpenApiTypes.OBJECT})
+@extend_schema(tags=["device data"], responses={200: PacketSerializer})
 class DeviceLatestPreprocessedView(DeviceDataView):
     """The newest packet of the device (packet shape); its current owner (and admins) only."""
 

@@ -3,7 +3,58 @@
 Group names may hold ASCII letters, digits, hyphens, underscores and periods (< 100 chars).
 """
 
+import time
+
 
 def device_group(device_id: int) -> str:
     """The group of a device's preprocessed stream (SPEC §8 `/ws/v1/preprocessed-data/{device}/`)."""
     return f"preprocessed.device.{device_id}"
+
+
+# --- presence: which groups have a member ----------------------------------------------------------
+#
+# Publishing to a group nobody is in still costs the publisher a round trip per group
+# (channels-redis prunes and reads the member set before it can tell), and most ingested devices
+# have no stream subscriber. So the publisher asks first, in one round trip per Redis shard,
+# which groups have a member, and sends (and builds) only those messages.
+#
+# The contract that keeps this correct — consumers of a group MUST follow it:
+#   1. join the group (`group_add`) BEFORE reading anything from the database (a `since` backlog,
+#      a snapshot), and
+#   2. re-join before the layer's `group_expiry` (settings CHANNEL_GROUP_EXPIRY) runs out.
+# The publisher checks presence after the data's commit. If the consumer's join came first, the
+# check sees the member and the message goes out; if it came after, the commit preceded the join,
+# so the consumer's database read (step 1) already holds the data. Either way nothing falls in
+# between. The membership asked about is the channel layer's own (no second registry that could
+# drift from it), with the layer's own expiry rule, so "has a member" means exactly "group_send
+# would deliver to someone".
+
+
+async def groups_with_members(layer: object, groups: list[str]) -> set[str]:
+    """The subset of `groups` with at least one live member in `layer`.
+
+    channels-redis: one pipelined ZCOUNT per shard over the layer's group keys, counting the
+    members that `group_send` would not prune (joined within `group_expiry`). The in-memory
+    layer: its group table. Another layer: every group (publish unconditionally).
+    Raises what the layer raises (Redis down): the caller counts that as failed publishes.
+    """
+    from channels.layers import InMemoryChannelLayer
+    from channels_redis.core import RedisChannelLayer
+
+    if isinstance(layer, RedisChannelLayer):
+        by_shard: dict[int, list[str]] = {}
+        for group in groups:
+            by_shard.setdefault(layer.consistent_hash(group), []).append(group)
+        oldest = int(time.time()) - layer.group_expiry
+        watched: set[str] = set()
+        for shard, shard_groups in by_shard.items():
+            pipe = layer.connection(shard).pipeline(transaction=False)
+            for group in shard_groups:
+                # Scores are join times; group_send prunes scores ≤ now - group_expiry.
+                pipe.zcount(layer._group_key(group), f"({oldest}", "+inf")
+            counts = await pipe.execute()
+            watched.update(g for g, n in zip(shard_groups, counts, strict=True) if n)
+        return watched
+    if isinstance(layer, InMemoryChannelLayer):
+        return {group for group in groups if layer.groups.get(group)}
+    return set(groups)

@@ -4,11 +4,18 @@ The database is the source of truth; the channel layer is at-most-once (channels
 messages for a full channel) and may be down. A publish that fails is logged and counted, and
 the caller goes on: the data is committed, and a reconnecting stream client catches up from the
 database (SPEC §8 `params.since`).
+
+Ingestion publishes only to groups that have a member (`publish_watched`): most devices have
+no subscriber, and asking once per request is far cheaper than a `group_send` per device. For a
+subscriber that joins while data is being ingested to miss nothing, **every consumer joins its
+group before it reads the database** (its `since` backlog or snapshot) and re-joins before the
+layer's `group_expiry`; `streaming.groups.groups_with_members` explains why that is enough.
 """
 
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -16,7 +23,7 @@ from channels.layers import get_channel_layer
 from devices.ingestion import announcer
 from devices.packets import samples_columns
 from devices.samples import NewSamples
-from streaming.groups import device_group
+from streaming.groups import device_group, groups_with_members
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +56,34 @@ def publish_many(messages: list[tuple[str, dict]]) -> int:
     connections live: one hop per request instead of one per message (22 devices cost ~4 ms
     each one by one). Returns how many were sent; each failure is logged and counted.
     """
+    return _send([(group, lambda m=message: m) for group, message in messages], watched_only=False)
+
+
+def publish_watched(builders: list[tuple[str, Callable[[], dict]]]) -> int:
+    """Send `build()` to each (group, build) whose group has a member; build only those.
+
+    One round trip asks the layer which groups have a member (`streaming.groups.
+    groups_with_members`, whose comment states the contract consumers follow so that nothing
+    is missed); each `group_send`, even to an empty group, would cost two Redis round trips.
+    Returns how many were sent; failures (a failed presence check counts once per group) are
+    logged and counted.
+    """
+    return _send(builders, watched_only=True)
+
+
+def _send(builders: list[tuple[str, Callable[[], dict]]], *, watched_only: bool) -> int:
     layer = get_channel_layer()
-    if layer is None or not messages:
+    if layer is None or not builders:
         return 0
+    attempted = builders
 
     async def send_all() -> list:
+        nonlocal attempted
+        if watched_only:
+            watched = await groups_with_members(layer, list({g for g, _ in builders}))
+            attempted = [(g, build) for g, build in builders if g in watched]
         return await asyncio.gather(
-            *(layer.group_send(group, message) for group, message in messages),
+            *(layer.group_send(group, build()) for group, build in attempted),
             return_exceptions=True,
         )
 
@@ -66,9 +94,9 @@ def publish_many(messages: list[tuple[str, dict]]) -> int:
         else:
             outcomes = async_to_sync(send_all)()
     except Exception as error:
-        outcomes = [error] * len(messages)
+        outcomes = [error] * len(attempted)
     sent = 0
-    for (group, _), outcome in zip(messages, outcomes, strict=True):
+    for (group, _), outcome in zip(attempted, outcomes, strict=True):
         if isinstance(outcome, BaseException):
             publish_failures.increment()
             logger.warning(
@@ -104,17 +132,21 @@ def samples_message(
 
 
 def preprocessed_publish(new: list[NewSamples], names_by_id: dict[int, str]) -> None:
-    """After an ingest commits: one message per device with its newly stored samples.
+    """After an ingest commits: one message per watched device with its newly stored samples.
 
-    Subscribed to `devices.ingestion` from `StreamingConfig.ready()`.
+    Subscribed to `devices.ingestion` from `StreamingConfig.ready()`. A device whose group has
+    no member gets nothing, and its message is not even built: see `streaming.groups` for the
+    join-before-read contract that makes skipping safe for a subscriber that joins meanwhile.
     """
-    publish_many(
-        [
-            samples_message(
+
+    def builder(device: NewSamples) -> Callable[[], dict]:
+        def build() -> dict:
+            return samples_message(
                 device_id=device.device_id,
                 device_name=names_by_id[device.device_id],
                 channels=samples_columns(device.channels),
-            )
-            for device in new
-        ]
-    )
+            )[1]
+
+        return build
+
+    publish_watched([(device_group(device.device_id), builder(device)) for device in new])

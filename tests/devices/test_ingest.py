@@ -7,8 +7,10 @@ from asgiref.sync import async_to_sync
 
 from analytics import tasks as analytics_tasks
 from devices.ingestion import announcements_flush
+from devices.models import Device
 from devices.packets import samples_message_packets
 from devices.samples import samples_read
+from devices.views import IngestThrottle
 from streaming import publish as streaming_publish
 from streaming.groups import device_group
 from tests.devices.packets_factory import (
@@ -280,6 +282,41 @@ def test_one_bad_packet_stores_nothing_of_the_batch(gateway, vest, make_owned_de
 # --- who may ingest ------------------------------------------------------------------------------
 
 
+def test_a_renamed_device_is_known_by_its_new_name_only(gateway, vest, t0):
+    post(gateway, {"packets": packets(VEST, t0, 1)})  # the name → id lookup is now cached
+    Device.objects.filter(pk=vest.pk).update(device_name="0000000000aa")
+
+    status, body = post(gateway, {"packets": packets(VEST, t0 + 1000, 1)})
+    assert (status, body) == (400, {"packets[0].device_name": ["Unknown device."]})
+    status, body = post(gateway, {"packets": packets("0000000000aa", t0 + 1000, 1)})
+    assert (status, body["samples"]) == (201, 12)
+    assert stored_samples() == 24
+
+
+def test_a_deleted_device_is_unknown_at_once(gateway, vest, t0):
+    post(gateway, {"packets": packets(VEST, t0, 1)})
+    rows = stored_rows()
+    Device.objects.filter(pk=vest.pk).delete()
+
+    status, body = post(gateway, {"packets": packets(VEST, t0 + 1000, 1)})
+
+    assert (status, body) == (400, {"packets[0].device_name": ["Unknown device."]})
+    assert stored_rows() == rows
+
+
+def test_it_throttles_per_gateway_with_retry_after(gateway, vest, t0, monkeypatch):
+    monkeypatch.setattr(IngestThrottle, "THROTTLE_RATES", {"ingest": "3/min"})
+
+    statuses = [
+        gateway.post(INGEST_URL, {"packets": packets(VEST, t0 + 1000 * i, 1)}, format="json")
+        for i in range(4)
+    ]
+
+    assert [r.status_code for r in statuses] == [201, 201, 201, 429]
+    assert 1 <= int(statuses[-1]["Retry-After"]) <= 120
+    assert stored_samples() == 36
+
+
 def test_it_refuses_a_token_with_scope_all(api, alice, vest, t0):
     response = api(alice, scope="all").post(INGEST_URL, {"packets": packets(VEST, t0, 1)})
 
@@ -383,6 +420,35 @@ def test_it_notifies_the_stream_and_analytics_only_after_commit(
     assert samples_message_packets(message) == packets(VEST, t0 + 2000, 2)
     ((spans,),) = analytics_sent
     assert sorted(spans) == sorted([[vest.pk, t0 + 2000, t0 + 3900], [bib.pk, t0, t0 + 2900]])
+
+
+def test_it_publishes_only_to_devices_someone_listens_to(
+    gateway, vest, make_owned_device, t0, listener, monkeypatch, django_capture_on_commit_callbacks
+):
+    make_owned_device(BIB)
+    listener.join(vest)
+    sent: list[str] = []
+    real_layer = streaming_publish.get_channel_layer
+
+    def spied_layer():
+        layer = real_layer()
+        group_send = layer.group_send
+
+        async def spy(group, message):
+            sent.append(group)
+            return await group_send(group, message)
+
+        layer.group_send = spy
+        return layer
+
+    monkeypatch.setattr(streaming_publish, "get_channel_layer", spied_layer)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post(gateway, {"packets": packets(VEST, t0, 2) + packets(BIB, t0, 2)})
+    announcements_flush()
+
+    assert sent == [device_group(vest.pk)]
+    assert [m["device_name"] for m in listener.received()] == [VEST]
 
 
 def test_it_sends_nothing_for_a_duplicate_request(

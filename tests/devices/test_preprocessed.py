@@ -75,7 +75,13 @@ def test_it_returns_flat_rows_sorted_by_time(api, alice, story):
 
     assert response.status_code == 200
     body = response.json()
-    assert body["next_start"] is None
+    assert {k: body[k] for k in ("count", "page", "next", "previous", "next_start")} == {
+        "count": 120,
+        "page": 1,
+        "next": None,
+        "previous": None,
+        "next_start": None,
+    }
     rows = body["results"]
     assert [r["timestamp"] for r in rows] == sorted(
         t + k for t in story["stamps"] if h <= t < h + 10 * MIN for k in (0, 100)
@@ -178,6 +184,63 @@ def test_next_start_pages_through_the_window_without_gaps_or_repeats(api, alice,
         start = body["next_start"]
 
     assert seen == everything
+
+
+def test_page_numbers_page_through_the_window_like_next_start(api, alice, story):
+    h = story["h"]
+    client, params = api(alice), {"start": h, "stop": h + 30 * MIN, "limit": 7}
+    everything = get(client, story, "preprocessed", start=h, stop=h + 30 * MIN).json()["results"]
+    pages, page = [], 1
+
+    while page is not None:
+        body = get(client, story, "preprocessed", page=page, **params).json()
+        assert body["count"] == len(everything)
+        assert body["previous"] == (page - 1 if page > 1 else None)
+        pages.append(body)
+        page = body["next"]
+
+    assert [row for body in pages for row in body["results"]] == everything
+    assert len(pages) == -(-len(everything) // 7)
+    # Page n + 1 starts where page n's next_start says.
+    assert pages[1]["results"][0]["timestamp"] == pages[0]["next_start"]
+
+
+def test_count_is_the_distinct_timestamps_of_every_channel(api, alice, story):
+    h = story["h"]
+    # One heart rate 50 ms after a packet's start: a timestamp of its own, GNSS-less.
+    packets_ingest(
+        body={"packets": [{"device_name": VEST, "ecg": {"timestamp": h + 50, "hr": 99}}]}
+    )
+
+    body = get(api(alice), story, "preprocessed", start=h, stop=h + 20_000).json()
+
+    assert [r["timestamp"] for r in body["results"]] == [h, h + 50, h + 100, h + 10_000, h + 10_100]
+    assert body["count"] == 5
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "x", "3"])
+def test_a_page_out_of_range_or_malformed_is_404(api, alice, story, page):
+    h = story["h"]
+
+    response = get(api(alice), story, "preprocessed", start=h, stop=h + MIN, limit=7, page=page)
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid page."}
+
+
+def test_an_empty_window_is_an_empty_first_page(api, alice, story):
+    h = story["h"]
+
+    body = get(api(alice), story, "preprocessed", start=h + 11 * MIN, stop=h + 12 * MIN).json()
+
+    assert body == {
+        "count": 0,
+        "page": 1,
+        "next": None,
+        "previous": None,
+        "next_start": None,
+        "results": [],
+    }
 
 
 def test_limit_is_clamped_to_10000(api, alice, story):
