@@ -79,6 +79,7 @@ bench: export DATABASE_URL = $(TEST_DATABASE_URL)
 bench: export REDIS_URL = $(TEST_REDIS_URL)
 bench: export SECRET_KEY ?= bench-secret-key
 bench: $(STAMP) services
+	$(BIN)/python -m pip install --quiet -e ".[bench]"  # floodlight, the analytics baseline
 	$(BIN)/python -m bench
 
 clean:

@@ -242,11 +242,14 @@ TIMEFRAME_PARAMS_SCHEMA: dict[str, Any] = {
 }
 
 # (name, type, schema) in installation order: on a fresh database the ids follow this order
-# (soccer 1, tennis 2, ..., cycling 6, the timeframe schema 7). A database migrated before
-# cycling existed gets it, and the timeframe schema's new version, from migration 0003.
+# (soccer 1, tennis 2, ..., running 5, the timeframe schema 6). Schemas shipped later go at the
+# end (cycling 7) so those ids stay put; a database migrated before cycling existed gets it, and
+# the timeframe schema's version with `ascending` lists, from migration 0003.
+LATER_SPORTS = ("cycling",)
 DEFAULT_SCHEMAS: list[tuple[str, str, dict[str, Any]]] = [
-    *((name, "activity", schema) for name, schema in ACTIVITY_SCHEMAS.items()),
+    *((name, "activity", s) for name, s in ACTIVITY_SCHEMAS.items() if name not in LATER_SPORTS),
     (TIMEFRAME_PARAMS_SCHEMA_NAME, "timeframe", TIMEFRAME_PARAMS_SCHEMA),
+    *((name, "activity", ACTIVITY_SCHEMAS[name]) for name in LATER_SPORTS),
 ]
 
 

@@ -16,14 +16,16 @@ is an integer epoch ms, distances metres, durations seconds, speeds m/s, acceler
 
 Incremental rule (live use). Per-sample quantities (glitch decision, segment, step distance,
 sample speed, smoothed speed, acceleration) depend only on samples at most
-`HORIZON = speed_smoothing/2 + 2·max_gap` away in time. The state keeps the raw samples newer
-than a *commit point* `P = newest − LATE_MS − HORIZON` plus a left context, and folds samples at
-or before `P` into running aggregates (sums, open efforts, short histories for the windowed
-metrics). A sample newer than `P` — in particular any sample at most `LATE_MS` (5 s) behind the
-newest of its channel — merges exactly; an older one makes `update` return False and leaves the
-state untouched: the caller must recompute from stored samples. Equality with the full
-computation is exact for every per-sample decision; sums may differ in the last bits only
-(floating-point addition order).
+`HORIZON = speed_smoothing/2 + 2·max_gap` away in time (glitch decisions only on earlier ones).
+After each update the state folds the GNSS samples at or before the commit point
+`P = newest − LATE_MS − HORIZON − 1 ms` into running aggregates (sums, open efforts, short
+histories for the windowed metrics) and keeps the later ones raw, with a left context of
+`HORIZON + max_gap`. A GNSS sample at or after `newest − LATE_MS` (newest as of the last
+update) can only change samples after `P`, so it merges exactly; heart-rate readings follow the
+same rule with the 5 s reading duration as horizon. An older sample makes `update` return False
+and leaves the state untouched: the caller recomputes from stored samples. Equality with the
+full computation is exact for every per-sample decision (their arithmetic never depends on
+where a buffer starts); sums may differ in the last bits only (addition order).
 """
 
 from __future__ import annotations
@@ -348,10 +350,13 @@ class _Aggregates:
         self.max_speed = 0.0
         self.peaks = np.zeros(len(p["peak_windows"]))
         # short histories (t, v, seg, D) for the windowed metrics
-        self.h_t = np.zeros(0, dtype=np.int64)
-        self.h_v = np.zeros(0)
-        self.h_seg = np.zeros(0, dtype=np.int64)
-        self.h_D = np.zeros(0)
+        # short histories: (t, v, segment) over max_speed_min_duration + max_gap for max_speed,
+        # (t, cumulative distance) over the longest peak window
+        self.m_t = np.zeros(0, dtype=np.int64)
+        self.m_v = np.zeros(0)
+        self.m_seg = np.zeros(0, dtype=np.int64)
+        self.p_t = np.zeros(0, dtype=np.int64)
+        self.p_D = np.zeros(0)
         self.kinds = _run_kinds(p)
         # open effort per kind: None or [start_t, start_D, start_v, peak]
         self.open: list[list[float] | None] = [None] * len(self.kinds)
@@ -377,10 +382,11 @@ class _Aggregates:
             range_t=self.range_t.tolist(),
             slices=[[k, v] for k, v in self.slices.items()],
             peaks=self.peaks.tolist(),
-            h_t=self.h_t.tolist(),
-            h_v=self.h_v.tolist(),
-            h_seg=self.h_seg.tolist(),
-            h_D=self.h_D.tolist(),
+            m_t=self.m_t.tolist(),
+            m_v=self.m_v.tolist(),
+            m_seg=self.m_seg.tolist(),
+            p_t=self.p_t.tolist(),
+            p_D=self.p_D.tolist(),
             open=self.open,
             efforts=self.efforts,
         )
@@ -395,10 +401,11 @@ class _Aggregates:
         agg.range_t = np.array(data["range_t"], dtype=float)
         agg.slices = {int(k): float(v) for k, v in data["slices"]}
         agg.peaks = np.array(data["peaks"], dtype=float)
-        agg.h_t = np.array(data["h_t"], dtype=np.int64)
-        agg.h_v = np.array(data["h_v"], dtype=float)
-        agg.h_seg = np.array(data["h_seg"], dtype=np.int64)
-        agg.h_D = np.array(data["h_D"], dtype=float)
+        agg.m_t = np.array(data["m_t"], dtype=np.int64)
+        agg.m_v = np.array(data["m_v"], dtype=float)
+        agg.m_seg = np.array(data["m_seg"], dtype=np.int64)
+        agg.p_t = np.array(data["p_t"], dtype=np.int64)
+        agg.p_D = np.array(data["p_D"], dtype=float)
         agg.open = [None if o is None else list(o) for o in data["open"]]
         agg.efforts = [[list(e) for e in kind] for kind in data["efforts"]]
         return agg
@@ -445,32 +452,37 @@ class _Aggregates:
             first = np.flatnonzero(np.r_[True, sl[1:] != sl[:-1]])  # sl is sorted
             sums = np.add.reduceat(c.step_d, first)
             slice_add = {int(k): float(s) for k, s in zip(sl[first], sums, strict=True)}
-            # windowed metrics over history + chunk
-            T = np.r_[self.h_t, c.t]
-            V = np.r_[self.h_v, c.v]
-            S = np.r_[self.h_seg, seg]
-            DD = np.r_[self.h_D, D]
-            h = len(self.h_t)
-            j = np.arange(h, h + n)
+            # windowed metrics over history + chunk; for each chunk sample j as a window's end:
+            # max_speed's run starts at the last sample ≥ duration earlier (same segment),
+            # a peak window at the first sample ≥ t_j − W
             dur_ms = p["max_speed_min_duration"] * 1000.0
             if dur_ms <= 0:
                 self.max_speed = max(self.max_speed, float(c.v.max()))
             else:
+                T = np.r_[self.m_t, c.t]
+                V = np.r_[self.m_v, c.v]
+                S = np.r_[self.m_seg, seg]
+                j = np.arange(len(self.m_t), len(T))
                 i = np.searchsorted(T, T[j] - math.ceil(dur_ms), side="right") - 1
                 ok = i >= 0
                 ok[ok] = S[i[ok]] == S[j[ok]]
                 if ok.any():
                     best = _sparse_min(V, i[ok], j[ok]).max()
                     self.max_speed = max(self.max_speed, float(best))
+                keep = math.ceil(dur_ms + p["max_gap"] * 1000.0)
+                cut = min(np.searchsorted(T, T[-1] - keep, side="left"), len(T) - 1)
+                self.m_t, self.m_v, self.m_seg = T[cut:], V[cut:], S[cut:]
+            T = np.r_[self.p_t, c.t]
+            DD = np.r_[self.p_D, D]
+            j = np.arange(len(self.p_t), len(T))
             peaks = self.peaks.copy()
             for w, minutes in enumerate(p["peak_windows"]):
                 i = np.searchsorted(T, T[j] - math.floor(minutes * 60_000), side="left")
                 peaks[w] = max(peaks[w], float((DD[j] - DD[i]).max()))
             self.peaks = peaks
-            keep_ms = max(max(p["peak_windows"]) * 60_000, dur_ms + p["max_gap"] * 1000.0)
-            cut = np.searchsorted(T, T[-1] - math.ceil(keep_ms), side="left")
-            cut = min(cut, len(T) - 1)
-            self.h_t, self.h_v, self.h_seg, self.h_D = T[cut:], V[cut:], S[cut:], DD[cut:]
+            keep = math.ceil(max(p["peak_windows"]) * 60_000)
+            cut = min(np.searchsorted(T, T[-1] - keep, side="left"), len(T) - 1)
+            self.p_t, self.p_D = T[cut:], DD[cut:]
         # efforts: the previous (last absorbed) sample leads the chunk, so a run can continue
         had = self.samples > 0
         et = np.r_[self.last_t if had else 0, c.t]
@@ -667,7 +679,8 @@ class MetricsState:
     """Incremental SPEC §7 metrics of one timeframe (see the module docstring for the rule).
 
     `update` costs O(new samples + buffer), the buffer being the samples of the last
-    `LATE_MS + 2·HORIZON` (~7 s at 10 Hz with the team defaults, ~2 min with a 60 s `max_gap`);
+    `LATE_MS + 2·HORIZON + max_gap` (~10 s at 10 Hz with the team defaults, ~5 min with a
+    60 s `max_gap`);
     `result()` adds the not-yet-committed tail to a copy of the aggregates. `to_dict` /
     `from_dict` round-trip the state through plain JSON values.
     """
@@ -713,8 +726,9 @@ class MetricsState:
     ) -> bool:
         """Absorb new samples (any order; shapes as in the module docstring).
 
-        Returns False — and changes nothing — when a sample is at or before the commit point
-        (more than `LATE_MS` behind the newest, roughly): the caller recomputes from storage.
+        Returns False — and changes nothing — when a sample is more than `LATE_MS` behind the
+        newest of its channel as of the previous update (see the module docstring): the caller
+        recomputes from storage. Duplicated timestamps keep the sample seen first.
         """
         g = _clean_gnss(ts, latitude, longitude, speed, self.start, self.end)
         h_t = np.asarray(hr_ts, dtype=np.int64).ravel()
@@ -872,7 +886,7 @@ class MetricsState:
         duration = agg.duration
         return {
             "metric_version": METRIC_VERSION,
-            "params": p,
+            "params": {k: list(v) if isinstance(v, list) else v for k, v in p.items()},
             "first_timestamp": agg.first_t,
             "last_timestamp": agg.last_t,
             "samples": agg.samples,

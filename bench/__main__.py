@@ -154,6 +154,9 @@ def main() -> None:
         from bench import ingest
 
         ingest.run()
+        from bench import analytics
+
+        analytics.run(ROUNDS)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

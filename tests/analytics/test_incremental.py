@@ -38,7 +38,10 @@ def random_stream(seed: int, n: int, hz_mode: int) -> dict:
     dts = rng.choice([base, base, base, base - 10, base + 10, 3 * base, 2500, 70_000], size=n)
     dts[0] = 0
     ts = T0 + np.cumsum(dts).astype(np.int64)
-    speed = rng.choice([0.0, 1.0, 3.0, 5.5, 7.0], size=n) + rng.uniform(0, 2.5, size=n)
+    # speeds held for runs of 1–40 fixes, so efforts and sprints of every length occur
+    levels = rng.choice([0.0, 1.0, 3.0, 5.5, 7.0], size=n) + rng.uniform(0, 2.5, size=n)
+    speed = np.repeat(levels, rng.integers(1, 41, size=n))[:n] + rng.normal(0, 0.1, size=n)
+    speed = np.abs(speed)
     speed[rng.random(n) < 0.05] = np.nan
     speed[rng.random(n) < 0.02] = 14.0  # above the team sports' plausible speed
     step = np.minimum(np.diff(ts, prepend=ts[0]) / 1000, 2) * np.nan_to_num(speed, nan=3.0)
@@ -87,44 +90,44 @@ def test_incremental_equals_full_over_random_streams_chunkings_and_orders(
     full = metrics_compute(params=p, start_ms=T0, end_ms=None, athlete=ATHLETE, **data)
 
     rng = np.random.default_rng(chunking)
+    gnss = {k: v for k, v in data.items() if k[:2] != "hr"}
+    delivered = np.zeros(n, dtype=bool)
+    hr_done = np.zeros(len(data["hr_ts"]), dtype=bool)
+    state = MetricsState(p, start_ms=T0, athlete=ATHLETE)
+    newest = -math.inf
+
+    def deliver(idx: np.ndarray, hr_sel: np.ndarray) -> None:
+        nonlocal state, newest
+        chunk = {k: (None if v is None else v[idx]) for k, v in gnss.items()}
+        merged = state.update(**chunk, hr_ts=data["hr_ts"][hr_sel], hr=data["hr"][hr_sel])
+        if len(idx):
+            newest = max(newest, int(data["ts"][idx].max()))
+        delivered[idx] = True
+        hr_done[hr_sel] = True
+        if len(idx) and data["ts"][idx].min() >= newest - LATE_MS:
+            assert merged, "samples at most 5 s behind the newest must merge"
+        if not merged:  # the caller recomputes from storage: a fresh state over what is stored
+            state = MetricsState(p, start_ms=T0, athlete=ATHLETE)
+            stored = {k: (None if v is None else v[delivered]) for k, v in gnss.items()}
+            assert state.update(**stored, hr_ts=data["hr_ts"][hr_done], hr=data["hr"][hr_done])
+        if rng.random() < 0.2:  # stored in PostgreSQL and loaded by another worker
+            state = MetricsState.from_dict(json.loads(json.dumps(state.to_dict())))
+
     # chunks of 1–30 fixes, each shuffled (out of order inside a gateway request); now and then
-    # a fix is held back to the next chunk (arriving late)
+    # a fix is held back to the next chunk (arriving late, merged or recomputed)
     bounds = np.cumsum(rng.integers(1, 31, size=n + 1))
     bounds = np.r_[0, bounds[bounds < n], n]
     held: list[int] = []
-    state = MetricsState(p, start_ms=T0, athlete=ATHLETE)
-    delivered = np.zeros(n, dtype=bool)
-    newest = -math.inf
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         if lo == hi:
             continue
         idx = list(rng.permutation(np.arange(lo, hi))) + held
         held = [idx.pop()] if len(idx) > 1 and rng.random() < 0.3 else []
-        idx = np.array(idx, dtype=np.int64)
-        t_lo = data["ts"][idx].min()
-        t_hi = data["ts"][idx].max()
         hr_sel = (data["hr_ts"] > (T0 - 1 if lo == 0 else data["ts"][lo - 1])) & (
             data["hr_ts"] <= (data["ts"][hi - 1] if hi < n else math.inf)
         )
-        chunk = {k: (None if v is None else v[idx]) for k, v in data.items() if k[:2] != "hr"}
-        merged = state.update(**chunk, hr_ts=data["hr_ts"][hr_sel], hr=data["hr"][hr_sel])
-        newest = max(newest, t_hi)
-        delivered[idx] = True
-        if t_lo >= newest - LATE_MS:
-            assert merged, "a sample at most 5 s behind the newest must merge"
-        if not merged:  # the caller recomputes from storage: a fresh state over what is stored
-            state = MetricsState(p, start_ms=T0, athlete=ATHLETE)
-            stored = {k: (None if v is None else v[delivered]) for k, v in chunk.items()}
-            hr_stored = data["hr_ts"] <= max(newest, data["hr_ts"][hr_sel].max(initial=T0))
-            assert state.update(**stored, hr_ts=data["hr_ts"][hr_stored], hr=data["hr"][hr_stored])
-        if rng.random() < 0.2:  # stored in PostgreSQL and loaded by another worker
-            state = MetricsState.from_dict(json.loads(json.dumps(state.to_dict())))
-    if held:
-        idx = np.array(held)
-        chunk = {k: (None if v is None else v) for k, v in data.items() if k[:2] != "hr"}
-        assert state.update(**{k: (None if v is None else v[idx]) for k, v in chunk.items()})
-    rest = data["hr_ts"] > (data["ts"][-1] if n else T0 - 1)
-    assert state.update(hr_ts=data["hr_ts"][rest], hr=data["hr"][rest])
+        deliver(np.array(idx, dtype=np.int64), hr_sel)
+    deliver(np.array(held, dtype=np.int64), ~hr_done)
 
     assert_same(full, state.result())
 
@@ -160,10 +163,11 @@ def test_the_state_stays_small_however_long_the_match():
     for lo in range(0, len(v), 10):
         assert feed(state, data, lo, lo + 10)
         if lo in (12_000, 29_990):  # after 20 and 50 minutes
-            sizes.append((len(state.buf[0]), len(state.agg.h_t)))
+            sizes.append((len(state.buf[0]), len(state.agg.p_t), len(state.agg.m_t)))
     assert sizes[0] == sizes[1]  # buffer and histories do not grow with the match
     assert sizes[1][0] < 150  # ~LATE + 2·horizon at 10 Hz
     assert sizes[1][1] <= 5 * 600 + 1  # the longest peak window
+    assert sizes[1][2] <= 16  # max_speed_min_duration + max_gap
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 100])
