@@ -7,7 +7,9 @@
 2. Baseline, same run: a raw `COPY` of the same samples, one row per sample, into a table keyed
    by (device, channel, ts) — the rate PostgreSQL itself sustains — and the ratio.
 3. Reads at depth: the table filled to 10 million samples (binary COPY, not HTTP), then a
-   10,000-row page of /preprocessed/ at the start and deep into a 2-day window, through HTTP.
+   10,000-row page of /preprocessed/ through HTTP: the first of a 2-day window, one from a
+   `next_start` 1.5 days in, and one by page number in the middle, each with its exact `count`
+   (timed alone too), beside a raw SELECT of the same chunk rows.
 
 `python -m bench` runs it after the other benchmarks; `python -m bench.ingest` runs it alone.
 Environment: BENCH_INGEST_SECONDS (10), BENCH_WEB_PROCESSES (2), BENCH_READ_SAMPLES (10_000_000).

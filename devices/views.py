@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -230,7 +231,7 @@ class IngestThrottle(IngestRateThrottle):
     request: at the ingestion rate (30000/min) that list is the size of the limit, unpickled and
     pickled again per request. This one counts per fixed window and weighs the previous window's
     count by how much of it still overlaps the sliding window (Cloudflare's approximation):
-    two counters, one `get_many` and one increment. Its cache is one client per process, not
+    two counters, one Redis round trip per request. Its cache is one client per process, not
     Django's per-request handle (a new Redis connection for every request under ASGI).
 
     Failing open: with the cache (Redis) down, gateways go on. Samples are committed to
@@ -255,23 +256,33 @@ class IngestThrottle(IngestRateThrottle):
         now = self.timer()
         window, into = divmod(now, self.duration)
         current, previous = f"{key}:{int(window)}", f"{key}:{int(window) - 1}"
-        counts = cache.get_many([current, previous])
-        done, before = counts.get(current, 0), counts.get(previous, 0)
-        remaining_share = 1 - into / self.duration
-        if before * remaining_share + done >= self.num_requests:
+        if isinstance(cache, RedisCache):
+            # One round trip: count this request, read the previous window. A refused request
+            # counts too, so a gateway that ignores Retry-After stays refused.
+            current, previous = (cache.make_and_validate_key(k) for k in (current, previous))
+            pipe = cache._cache.get_client(current, write=True).pipeline(transaction=False)
+            pipe.incr(current).expire(current, 2 * self.duration).get(previous)
+            done, _, before = pipe.execute()
+            before = int(before or 0)
+        else:  # embedded mode's in-process cache
+            counts = cache.get_many([current, previous])
+            done, before = counts.get(current, 0) + 1, counts.get(previous, 0)
+            if not cache.add(current, 1, timeout=2 * self.duration):
+                cache.incr(current)
+        if before * (1 - into / self.duration) + done > self.num_requests:
             self.wait_seconds = self._wait(done, before, into)
             return False
-        if not cache.add(current, 1, timeout=2 * self.duration):
-            cache.incr(current)
         return True
 
     def _wait(self, done: int, before: int, into: float) -> float:
-        """Seconds until the estimate drops below the limit (no more requests meanwhile)."""
+        """Seconds until one more request fits (`done` counts the refused one)."""
         limit, duration = self.num_requests, self.duration
-        if done >= limit:
-            # Next window: `done` is then the previous count, weighed down as that window ages.
-            return duration - into + duration * (1 - limit / done)
-        return max(0.0, (1 - (limit - done) / before) * duration - into)
+        room = limit - done - 1
+        if room >= 0 and before:
+            # Within this window, as the previous one's share shrinks.
+            return max(0.0, (1 - room / before) * duration - into)
+        # In the next window, as this one's count (then the previous) is weighed down.
+        return duration - into + duration * max(0.0, 1 - (limit - 1) / done)
 
     def wait(self) -> float | None:
         return getattr(self, "wait_seconds", None)

@@ -4,8 +4,10 @@ import json
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.core.cache.backends.locmem import LocMemCache
 
 from analytics import tasks as analytics_tasks
+from devices import views as devices_views
 from devices.ingestion import announcements_flush
 from devices.models import Device
 from devices.packets import samples_message_packets
@@ -304,8 +306,12 @@ def test_a_deleted_device_is_unknown_at_once(gateway, vest, t0):
     assert stored_rows() == rows
 
 
-def test_it_throttles_per_gateway_with_retry_after(gateway, vest, t0, monkeypatch):
+@pytest.mark.parametrize("cache", ["redis", "in-process (embedded mode)"])
+def test_it_throttles_per_gateway_with_retry_after(gateway, vest, t0, monkeypatch, cache):
     monkeypatch.setattr(IngestThrottle, "THROTTLE_RATES", {"ingest": "3/min"})
+    if cache != "redis":
+        local = LocMemCache(f"ingest-throttle-{t0}", {})
+        monkeypatch.setattr(devices_views, "_ingest_throttle_cache", lambda: local)
 
     statuses = [
         gateway.post(INGEST_URL, {"packets": packets(VEST, t0 + 1000 * i, 1)}, format="json")

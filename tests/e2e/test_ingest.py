@@ -77,7 +77,9 @@ def test_a_recorded_session_replays_through_http(server, token_for):
     device_create(device_name="a1e000000003", serial_number="FR110")
     token = token_for(None, scope="ingest")
 
-    output = simulate("--url", server, f"--token={token}", "--replay", str(recording), "--speed", "0")
+    output = simulate(
+        "--url", server, f"--token={token}", "--replay", str(recording), "--speed", "0"
+    )
 
     sent = sum(
         len(v["timestamp"]) if isinstance(v["timestamp"], list) else 1
@@ -203,7 +205,11 @@ def test_killing_the_server_mid_ingest_loses_and_doubles_nothing(token_for):
     try:
         for thread in threads:
             thread.start()
-        time.sleep(1.5)
+        # Kill mid-stream: after some requests are acknowledged, long before all are (a fixed
+        # sleep is too long once ingestion is fast: every request could be answered by then).
+        deadline = time.monotonic() + 30
+        while len(outcomes) < 10 and time.monotonic() < deadline:
+            time.sleep(0.005)
         server.send_signal(signal.SIGKILL)
         server.wait()
         time.sleep(1.0)
