@@ -10,14 +10,13 @@ plausible, the distance within 1 % of an independent integral.
 import json
 import math
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from analytics.metrics import metrics_compute, params_effective
+from tests.recordings import RECORDINGS
 
-RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "recordings"
 pytestmark = pytest.mark.skipif(
     not RECORDINGS.is_dir(), reason=f"the real recordings are not at {RECORDINGS}"
 )

@@ -1,26 +1,18 @@
 """Real recordings (../shared/data/recordings/, read in place): replay through HTTP, FIT import."""
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from devices.services import ownership_take
 from tests.devices.packets_factory import INGEST_URL, now_ms, stored_samples
+from tests.recordings import RECORDINGS
 
 pytestmark = pytest.mark.django_db
 
-# Beside the checkout (`../shared/data/recordings/`); ASI_RECORDINGS_DIR overrides.
-RECORDINGS = Path(
-    os.environ.get(
-        "ASI_RECORDINGS_DIR",
-        Path(__file__).resolve().parents[3] / "shared" / "data" / "recordings",
-    )
-)
 if not RECORDINGS.is_dir():
     pytest.skip(f"the real recordings are not here ({RECORDINGS})", allow_module_level=True)
 RAW = RECORDINGS / "raw"

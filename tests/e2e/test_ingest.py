@@ -7,7 +7,6 @@ import subprocess
 import threading
 import time
 from io import StringIO
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,14 +18,9 @@ from devices.samples import TABLE
 from devices.services import device_create
 from devices.simulation import Gateway, MatchSimulator
 from tests.e2e.conftest import BIN, ROOT, daphne, embedded_env, free_port, manage, wait_until_up
+from tests.recordings import RECORDINGS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-RECORDINGS = Path(
-    os.environ.get(
-        "ASI_RECORDINGS_DIR", Path(__file__).resolve().parents[3] / "shared" / "data" / "recordings"
-    )
-)
 
 
 @pytest.fixture
