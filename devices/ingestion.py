@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from asi_api.counters import Counter
 from asi_api.scheduling import is_embedded
 from devices.models import Device
 from devices.packets import MAX_ERRORS, PacketsInvalid, ParsedPackets, packets_parse
@@ -122,18 +123,8 @@ def samples_stored_subscribe(handler: SamplesStoredHandler) -> SamplesStoredHand
     return handler
 
 
-class _Counter:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.value = 0
-
-    def increment(self) -> None:
-        with self._lock:
-            self.value += 1
-
-
 # Announcements (stream publish, analytics enqueue) that failed or were dropped in this process.
-announce_failures = _Counter()
+announce_failures = Counter()
 
 
 class Announcer:

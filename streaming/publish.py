@@ -14,12 +14,12 @@ layer's `group_expiry`; `streaming.groups.groups_with_members` explains why that
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from asi_api.counters import Counter
 from devices.ingestion import announcer
 from devices.packets import samples_columns
 from devices.samples import NewSamples
@@ -30,18 +30,8 @@ logger = logging.getLogger(__name__)
 PREPROCESSED_MESSAGE_TYPE = "preprocessed.packets"
 
 
-class _Counter:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.value = 0
-
-    def increment(self) -> None:
-        with self._lock:
-            self.value += 1
-
-
 # Publishes that failed in this process since it started (exposed for health/metrics).
-publish_failures = _Counter()
+publish_failures = Counter()
 
 
 def publish(group: str, message: dict) -> bool:
