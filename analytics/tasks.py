@@ -1,17 +1,41 @@
-"""Analytics tasks.
+"""Analytics tasks: thin, idempotent, by id (the work is in `analytics.services`).
 
-For now only the hook that ingestion calls: the metrics engine and the incremental per-timeframe
-updates arrive with the analytics issue (SPEC §7), which replaces the body of `samples_arrived`.
+`timeframe_recompute_task` recomputes one timeframe from stored samples; it is enqueued after
+commit when a timeframe or its activity changes (`analytics.apps`) and by the computed
+endpoint for a timeframe never computed. The live per-ingest path (`samples_arrived`) is still
+the minimal hook: the incremental updates of ARCHITECTURE.md's data flow replace its body.
 """
 
 import logging
 
 from celery import shared_task
+from django.db import OperationalError
 
+from analytics.services import timeframe_recompute
 from asi_api.scheduling import enqueue_on_commit, is_embedded
 from devices.samples import NewSamples
 
 logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="analytics.tasks.timeframe_recompute",
+    acks_late=True,
+    ignore_result=True,
+    # Only a database hiccup is worth retrying; a bug would fail the same way every time.
+    autoretry_for=(OperationalError,),
+    max_retries=5,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+)
+def timeframe_recompute_task(timeframe_id: int) -> None:
+    """Recompute timeframe `timeframe_id` from stored samples; quietly nothing if it is gone.
+
+    Idempotent: a repeat stores nothing new (`revision` moves only when the result changes).
+    """
+    if timeframe_recompute(timeframe_id=timeframe_id) is None:
+        logger.debug("timeframe %s is gone: nothing to recompute", timeframe_id)
 
 
 @shared_task(name="analytics.tasks.samples_arrived", acks_late=True, ignore_result=True)
