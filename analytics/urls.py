@@ -15,4 +15,14 @@ urlpatterns = [
         views.ActivityComputedView.as_view(),
         name="activity-computed",
     ),
+    path(
+        "timeframes/<int:pk>/export/",
+        views.TimeframeExportView.as_view(),
+        name="timeframe-export",
+    ),
+    path(
+        "activities/<int:pk>/export/",
+        views.ActivityExportView.as_view(),
+        name="activity-export",
+    ),
 ]

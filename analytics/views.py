@@ -1,16 +1,24 @@
 from django.core.cache import cache
 from django.db.models import QuerySet
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.generics import ListAPIView
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from activities.selectors import activities_visible_to
+from analytics.exports import (
+    activity_csv_lines,
+    timeframe_csv_lines,
+    timeframe_gpx,
+)
 from analytics.serializers import TimeframeComputedSerializer, timeframe_document
 from analytics.tasks import timeframe_recompute_task
+from asi_api.errors import DomainError
 from asi_api.scheduling import enqueue_on_commit
 from timeframes.models import Timeframe
 from timeframes.selectors import timeframes_computed_readable_by
@@ -66,3 +74,93 @@ class ActivityComputedView(ListAPIView):
         return (
             _computed_readable(self.request).filter(activity=activity).order_by("start_time", "id")
         )
+
+
+# --- exports -----------------------------------------------------------------------------------
+
+
+class ExportView(APIView):
+    """`?format=` names the export, not a DRF renderer: content negotiation always picks JSON
+    (for the errors), and the view answers the export itself."""
+
+    required_scopes = ["all"]
+    formats: tuple[str, ...] = ()
+
+    def perform_content_negotiation(self, request, force=False):
+        return JSONRenderer(), JSONRenderer.media_type
+
+    def export_format(self, request: Request) -> str:
+        wanted = request.query_params.get("format")
+        if wanted not in self.formats:
+            choices = " or ".join(f'"{f}"' for f in self.formats)
+            raise DomainError(f"Required: {choices}.", field="format")
+        return wanted
+
+
+def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@extend_schema(
+    tags=["analytics"],
+    parameters=[
+        OpenApiParameter("format", OpenApiTypes.STR, required=True, enum=["csv", "gpx"]),
+    ],
+    responses={
+        (200, "text/csv"): OpenApiResponse(
+            OpenApiTypes.STR,
+            description="`format=csv`: `timestamp` (epoch ms), then a `channel.field` column "
+            "per field, a row per timestamp, as `/devices/{id}/preprocessed/?format=csv`.",
+        ),
+        (200, "application/gpx+xml"): OpenApiResponse(
+            OpenApiTypes.STR,
+            description="`format=gpx`: GPX 1.1, one track, a segment per run of fixes at most "
+            "`max_gap` apart, heart rate in the Garmin TrackPointExtension.",
+        ),
+    },
+)
+class TimeframeExportView(ExportView):
+    """SPEC §7: the samples of the timeframe's device within [start_time, end_time), as CSV or
+    GPX; for whoever may read its computed data (anyone else: 404)."""
+
+    formats = ("csv", "gpx")
+
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        timeframe = get_object_or_404(_computed_readable(request), pk=pk)
+        wanted = self.export_format(request)
+        if wanted == "gpx":
+            response = HttpResponse(timeframe_gpx(timeframe), content_type="application/gpx+xml")
+        else:
+            response = StreamingHttpResponse(
+                timeframe_csv_lines(timeframe), content_type="text/csv"
+            )
+        return _attachment(response, f"timeframe-{timeframe.pk}.{wanted}")
+
+
+@extend_schema(
+    tags=["analytics"],
+    parameters=[OpenApiParameter("format", OpenApiTypes.STR, required=True, enum=["csv"])],
+    responses={
+        (200, "text/csv"): OpenApiResponse(
+            OpenApiTypes.STR,
+            description="A row of headline metrics per timeframe the caller may read, by start "
+            "time; empty cells when not computed yet.",
+        ),
+    },
+)
+class ActivityExportView(ExportView):
+    """SPEC §7: the headline metrics of the activity's timeframes the caller may read, as CSV
+    (an activity he may not see: 404)."""
+
+    formats = ("csv",)
+
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        activity = get_object_or_404(activities_visible_to(request.user), pk=pk)
+        wanted = self.export_format(request)
+        # Read now, inside the request (the rows are written while the response streams).
+        timeframes = list(
+            _computed_readable(request).filter(activity=activity).order_by("start_time", "id")
+        )
+        response = StreamingHttpResponse(activity_csv_lines(timeframes), content_type="text/csv")
+        return _attachment(response, f"activity-{activity.pk}.{wanted}")

@@ -24,11 +24,12 @@ Chunks never cross a 10-second boundary, so they never cross a partition bound (
 retention cut at a date, and a range query need only look 10 s before its start.
 """
 
+import csv
 import io
 import logging
 import re
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -658,3 +659,18 @@ def frame_table(frame: SampleFrame) -> tuple[list[int], list[tuple[str, list]]]:
             if np.isfinite(full).any():
                 columns.append((f"{channel}.{name}", json_column(full)))
     return stamps.tolist(), columns
+
+
+def table_csv_lines(stamps: list[int], columns: list[tuple[str, list]]) -> Iterator[str]:
+    """The CSV text of a `frame_table`: header `timestamp,channel.field,...`, then a row per
+    timestamp (empty cell = no such reading), yielded 1000 rows at a time (for streaming)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["timestamp", *(name for name, _ in columns)])
+    for lo in range(0, len(stamps), 1000):
+        for i in range(lo, min(lo + 1000, len(stamps))):
+            writer.writerow([stamps[i], *("" if v[i] is None else v[i] for _, v in columns)])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()

@@ -1,8 +1,5 @@
-import csv
 import functools
-import io
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from django import forms
@@ -44,6 +41,7 @@ from devices.samples import (
     samples_ranges,
     samples_read,
     samples_timestamps,
+    table_csv_lines,
 )
 from devices.selectors import (
     device_current_ownership,
@@ -426,7 +424,9 @@ class DevicePreprocessedView(DeviceDataView):
         frame = samples_read(device_id=device.pk, start=page_start, stop=stop, limit=limit)
         stamps, columns = frame_table(frame)
         if csv_wanted:
-            response = StreamingHttpResponse(_csv_lines(stamps, columns), content_type="text/csv")
+            response = StreamingHttpResponse(
+                table_csv_lines(stamps, columns), content_type="text/csv"
+            )
             response["Content-Disposition"] = f'attachment; filename="{device.device_name}.csv"'
             if frame.next_start is not None:
                 response["X-Next-Start"] = str(frame.next_start)
@@ -462,19 +462,6 @@ class DevicePreprocessedView(DeviceDataView):
         if not raw.isdigit() or int(raw) < 1:
             raise NotFound("Invalid page.")
         return int(raw)
-
-
-def _csv_lines(stamps: list[int], columns: list[tuple[str, list]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["timestamp", *(name for name, _ in columns)])
-    for lo in range(0, len(stamps), 1000):
-        for i in range(lo, min(lo + 1000, len(stamps))):
-            writer.writerow([stamps[i], *("" if v[i] is None else v[i] for _, v in columns)])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
 
 
 @extend_schema(
