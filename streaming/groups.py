@@ -11,6 +11,18 @@ def device_group(device_id: int) -> str:
     return f"preprocessed.device.{device_id}"
 
 
+def timeframe_group(timeframe_id: int) -> str:
+    """The group of a timeframe's computed stream (`/ws/v1/computed-data/{activity}/{timeframe}/`)."""
+    return f"computed.timeframe.{timeframe_id}"
+
+
+def activity_group(activity_id: int) -> str:
+    """The group of an activity's computed stream (`/ws/v1/computed-data/{activity}/`): every
+    computed update of its timeframes, and `timeframe.created` notices so a connected client
+    sees timeframes created after it connected."""
+    return f"computed.activity.{activity_id}"
+
+
 # --- presence: which groups have a member ----------------------------------------------------------
 #
 # Publishing to a group nobody is in still costs the publisher a round trip per group
