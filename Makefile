@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: install run test fuzz lint services migrate demo bench clean help
+.PHONY: install run test fuzz lint services browser migrate demo bench clean help
 
 help:
 	@echo "make run    - start the server on http://127.0.0.1:8000 (SQLite, no Redis, demo data)"
@@ -54,6 +54,15 @@ services:
 		for i in $$(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done; }
 	@redis-cli -h 127.0.0.1 -p 6379 ping
 
+# Headless Chromium for the browser tests (tests/pages/): Debian's package, which Playwright
+# drives at this path (no browser download). Installed only when missing; needs root and apt.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium (browser tests)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -62,7 +71,7 @@ test: export DATABASE_URL = $(TEST_DATABASE_URL)
 test: export REDIS_URL = $(TEST_REDIS_URL)
 test: export SECRET_KEY ?= test-secret-key
 test: export WEBHOOKS_ALLOW_PRIVATE_URLS = true
-test: $(STAMP) services lint
+test: $(STAMP) services browser lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -801,6 +801,15 @@ class MetricsState:
         return w
 
     # -- reading -----------------------------------------------------------------------------
+    def newest(self) -> int | None:
+        """The newest timestamp absorbed, over both channels (None: nothing yet). The newest
+        sample of each channel is always in its raw buffer (only older ones are folded).
+
+        A sample at or after `newest() − LATE_MS` always merges; a caller that re-reads stored
+        samples from there on gives `update` duplicates of buffered ones, which it ignores."""
+        ends = [int(b[0][-1]) for b in (self.buf, self.hr_buf) if len(b[0])]
+        return max(ends) if ends else None
+
     def result(self) -> dict[str, Any]:
         """The SPEC §7 metrics over every sample absorbed so far (without status/revision/
         computed_at: see `computed_document`). Cost O(buffer + output size)."""

@@ -11,7 +11,7 @@ class ComputedData(models.Model):
     stores nothing when a recompute changes nothing). `state`, `dirty` and `next_run_at` belong
     to the live path (ARCHITECTURE.md data flow): the incremental engine state, "late data
     arrived, recompute", and when the sweep should next look at the row (finalisation, dirty
-    recompute).
+    recompute, a coalesced live update).
     """
 
     class Status(models.TextChoices):
@@ -32,6 +32,11 @@ class ComputedData(models.Model):
     state = models.JSONField(null=True, blank=True)
     dirty = models.BooleanField(default=False)
     next_run_at = models.DateTimeField(null=True, blank=True)
+    # The earliest timestamp (epoch ms) of samples announced but not absorbed yet: the live
+    # update that was coalesced away reads from here (services.timeframe_live_update).
+    pending_from = models.BigIntegerField(null=True, blank=True)
+    # When the last full recompute ran: late data recomputes at most every DIRTY_INTERVAL.
+    recomputed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "computed data"

@@ -1,4 +1,11 @@
-"""ASGI entry point: HTTP through Django, WebSocket through the streaming app's routes."""
+"""ASGI entry point: HTTP through Django, WebSocket through the streaming app's routes.
+
+No Origin check on the WebSocket routes (no `AllowedHostsOriginValidator`), on purpose: the
+streams authenticate with an access token in the first message, never with the session cookie,
+so a page on another site gains nothing by opening one (cross-site WebSocket hijacking needs
+ambient credentials). Browser AMS applications on their own origins (SPEC §2) must be able to
+connect, and gateways and server-side clients send no Origin at all.
+"""
 
 import os
 

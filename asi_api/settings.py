@@ -306,6 +306,9 @@ CORS_ALLOW_HEADERS = ["authorization", "content-type", "accept"]
 
 # --- web hooks, e-mail ----------------------------------------------------------------------
 WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
+# How long a webhook delivery attempt holds its row (more than the 10 s request deadline): a
+# worker that dies mid-request leaves the row to the sweep once this has passed.
+WEBHOOKS_DELIVERY_LEASE_SECONDS = env.int("WEBHOOKS_DELIVERY_LEASE_SECONDS", default=60)
 if "EMAIL_URL" in env:
     vars().update(env.email_url("EMAIL_URL"))
 else:

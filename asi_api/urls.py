@@ -26,6 +26,8 @@ api_v1 = [
 urlpatterns = [
     path("", include("users.html_urls")),
     path("", include("devices.html_urls")),
+    path("", include("analytics.html_urls")),
+    path("", include("streaming.html_urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -23,11 +23,24 @@ from asi_api.counters import Counter
 from devices.ingestion import announcer
 from devices.packets import samples_columns
 from devices.samples import NewSamples
-from streaming.groups import device_group, groups_with_members
+from streaming.groups import activity_group, device_group, groups_with_members, timeframe_group
 
 logger = logging.getLogger(__name__)
 
 PREPROCESSED_MESSAGE_TYPE = "preprocessed.packets"
+COMPUTED_MESSAGE_TYPE = "computed.update"
+TIMEFRAME_CREATED_MESSAGE_TYPE = "timeframe.created"
+
+# The event loop the stream consumers of this process run on (daphne's). The in-memory layer of
+# embedded mode lives on it and is not thread-safe: a publish from another thread (the embedded
+# task runner) must run there, not in a loop of its own as `async_to_sync` would make.
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def loop_remember() -> None:
+    """Called by each stream consumer on connect: remember the loop the consumers run on."""
+    global _server_loop
+    _server_loop = asyncio.get_running_loop()
 
 
 # Publishes that failed in this process since it started (exposed for health/metrics).
@@ -78,7 +91,9 @@ def _send(builders: list[tuple[str, Callable[[], dict]]], *, watched_only: bool)
         )
 
     try:
-        if announcer.owns_current_thread():
+        if _in_memory_elsewhere(layer):
+            outcomes = asyncio.run_coroutine_threadsafe(send_all(), _server_loop).result(10)
+        elif announcer.owns_current_thread():
             # The ingestion announcer's own loop, where this thread's layer connections live.
             outcomes = announcer.loop.run_until_complete(send_all())
         else:
@@ -98,6 +113,17 @@ def _send(builders: list[tuple[str, Callable[[], dict]]], *, watched_only: bool)
         else:
             sent += 1
     return sent
+
+
+def _in_memory_elsewhere(layer: object) -> bool:
+    from channels.layers import InMemoryChannelLayer
+
+    return (
+        isinstance(layer, InMemoryChannelLayer)
+        and _server_loop is not None
+        and _server_loop.is_running()
+        and asyncio._get_running_loop() is None  # a sync thread, not the loop's own
+    )
 
 
 def samples_message(
@@ -140,3 +166,40 @@ def preprocessed_publish(new: list[NewSamples], names_by_id: dict[int, str]) -> 
         return build
 
     publish_watched([(device_group(device.device_id), builder(device)) for device in new])
+
+
+def computed_publish(stored: list) -> None:
+    """After analytics stored computed objects: each to its timeframe's and its activity's
+    stream groups (`computed.update`), only to groups with a member.
+
+    Subscribed to `analytics.services.computed_stored_subscribe` from `StreamingConfig.ready()`;
+    `stored` holds `ComputedStored(timeframe_id, activity_id, document)` items, after commit.
+    """
+    builders: list[tuple[str, Callable[[], dict]]] = []
+    for item in stored:
+
+        def build(item: object = item) -> dict:
+            return {
+                "type": COMPUTED_MESSAGE_TYPE,
+                "timeframe_id": item.timeframe_id,
+                "activity_id": item.activity_id,
+                "document": item.document,
+            }
+
+        builders.append((timeframe_group(item.timeframe_id), build))
+        builders.append((activity_group(item.activity_id), build))
+    publish_watched(builders)
+
+
+def timeframe_created_publish(event: object) -> None:
+    """`timeframe-created` (ON_COMMIT reaction): tell the activity's streams, which pick the
+    timeframe up if their user may read it (SPEC §8: timeframes created after connecting)."""
+
+    def build() -> dict:
+        return {
+            "type": TIMEFRAME_CREATED_MESSAGE_TYPE,
+            "timeframe_id": event.timeframe_id,
+            "activity_id": event.activity_id,
+        }
+
+    publish_watched([(activity_group(event.activity_id), build)])

@@ -18,7 +18,7 @@ from django.db.models import Q
 
 from asi_api.errors import DomainError, NotFound, RuleViolation, api_datetime
 from asi_api.events import event_emit
-from users.events import USER_DELETING
+from users.events import ATHLETE_METRIC_FIELDS, ATHLETE_PROFILE_UPDATED, USER_DELETING
 from users.models import (
     ATHLETE_PROFILE_FIELDS,
     MANAGER_PROFILE_FIELDS,
@@ -231,9 +231,15 @@ def _profile_update(user: User, changes: dict[str, Any]) -> None:
         }
         merged.update(changes)
         _heart_rates_check(merged)
+    metric_change = any(
+        field in ATHLETE_METRIC_FIELDS and getattr(profile, field) != value
+        for field, value in changes.items()
+    )
     for field, value in changes.items():
         setattr(profile, field, value)
     profile.save()
+    if user.role == Role.ATHLETE and metric_change:
+        event_emit(ATHLETE_PROFILE_UPDATED, user_id=user.pk)
 
 
 def password_change(*, user: User, old_password: str, new_password: str) -> None:

@@ -20,6 +20,7 @@ from asi_api.scheduling import registered_jobs, run_job
 from tests.analytics.conftest import T_END, T_START, engine_input
 from tests.conftest import MATCH_END, MATCH_START
 from timeframes.services import timeframe_update
+from users.services import user_update
 
 pytestmark = pytest.mark.django_db
 
@@ -170,6 +171,35 @@ def test_it_recomputes_every_timeframe_of_an_updated_activity(
     assert sorted(enqueued) == sorted([evening.pk, second.pk])
 
 
+def test_it_recomputes_every_timeframe_of_an_athlete_whose_profile_changed(
+    evening, band, match, carol, bob, make_timeframe, ingest, enqueued,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    ingest(T_START, 5)
+    earlier = make_timeframe(band, match, MATCH_START - timedelta(days=1), MATCH_START)
+    make_timeframe(band, match, MATCH_END, MATCH_END + timedelta(hours=1), athlete=bob)
+    before = timeframe_recompute(timeframe_id=evening.pk)
+    assert before.data["athlete_max_hr"] == 192
+
+    with django_capture_on_commit_callbacks(execute=True):
+        user_update(actor=carol, user=carol, profile={"max_heart_rate": 180})
+
+    assert sorted(enqueued) == sorted([evening.pk, earlier.pk])  # carol's, not bob's
+    analytics_tasks.timeframe_recompute_task(evening.pk)
+    after = ComputedData.objects.get(pk=evening.pk)
+    assert (after.data["athlete_max_hr"], after.revision) == (180, 2)
+    assert after.data["trimp"] != before.data["trimp"]
+
+
+def test_a_profile_change_the_metrics_do_not_use_recomputes_nothing(
+    evening, carol, enqueued, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        user_update(actor=carol, user=carol, profile={"nationality": "NZ"})
+
+    assert enqueued == []
+
+
 # --- manage.py recompute ---------------------------------------------------------------------
 
 
@@ -216,13 +246,18 @@ def test_the_sweep_finalises_a_live_result_once_its_timeframe_ended(evening, ing
     assert computed_due_claim(now=MATCH_END + timedelta(hours=1)) == []
 
 
-def test_the_sweep_job_enqueues_due_recomputes(
-    evening, enqueued, django_capture_on_commit_callbacks
+def test_the_sweep_job_enqueues_what_is_due(
+    evening, monkeypatch, django_capture_on_commit_callbacks
 ):
+    due: list[int] = []
+    monkeypatch.setattr(analytics_tasks.computed_due_task, "delay", due.append)
     timeframe_recompute(timeframe_id=evening.pk, now=MATCH_START)  # live, due at MATCH_END
 
     assert "analytics.jobs.computed_due_sweep" in {job.name for job in registered_jobs()}
     with django_capture_on_commit_callbacks(execute=True):
         run_job("analytics.jobs.computed_due_sweep")  # MATCH_END is long past
 
-    assert enqueued == [evening.pk]
+    assert due == [evening.pk]
+    analytics_tasks.computed_due_task(evening.pk)  # what the worker then runs: finalisation
+    stored = ComputedData.objects.get(pk=evening.pk)
+    assert (stored.status, stored.revision, stored.next_run_at) == ("final", 2, None)
