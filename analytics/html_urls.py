@@ -5,6 +5,7 @@ from django.urls import path
 from analytics import pages
 
 urlpatterns = [
+    path("reports/", pages.reports_index, name="reports"),
     path("reports/timeframes/<int:pk>/", pages.timeframe_report, name="report-timeframe"),
     path("reports/activities/<int:pk>/", pages.activity_report, name="report-activity"),
 ]

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth.decorators import login_required
-from django.db.models import QuerySet
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
@@ -357,3 +357,27 @@ def activity_report(request: HttpRequest, pk: int) -> HttpResponse:
         charts.append({"key": metric.key, "label": metric.label, "bars": bars})
     context = {"activity": activity, "rows": rows, "columns": ACTIVITY_COLUMNS, "charts": charts}
     return render(request, "analytics/report_activity.html", context)
+
+
+# --- the index ----------------------------------------------------------------------------------
+
+INDEX_SIZE = 50
+
+
+@login_required
+def reports_index(request: HttpRequest) -> HttpResponse:
+    """`/reports/`: the newest activities the user sees (by their latest timeframe), each with
+    its report and, for managers and admins, its live page."""
+    # Counted over the timeframes he may read: the others' number is none of his business.
+    readable = timeframes_computed_readable_by(request.user).filter(activity=OuterRef("pk"))
+    activities = (
+        activities_visible_to(request.user)
+        .annotate(
+            latest=Subquery(readable.order_by("-start_time").values("start_time")[:1]),
+            timeframes_count=Subquery(
+                readable.order_by().values("activity").annotate(n=Count("id")).values("n")[:1]
+            ),
+        )
+        .order_by(F("latest").desc(nulls_last=True), "-created_at", "-id")[:INDEX_SIZE]
+    )
+    return render(request, "analytics/reports_index.html", {"activities": activities})

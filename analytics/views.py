@@ -14,7 +14,7 @@ from activities.selectors import activities_visible_to
 from analytics.exports import (
     activity_csv_lines,
     timeframe_csv_lines,
-    timeframe_gpx,
+    timeframe_gpx_lines,
 )
 from analytics.serializers import TimeframeComputedSerializer, timeframe_document
 from analytics.tasks import timeframe_recompute_task
@@ -129,8 +129,11 @@ class TimeframeExportView(ExportView):
     def get(self, request: Request, pk: int) -> HttpResponse:
         timeframe = get_object_or_404(_computed_readable(request), pk=pk)
         wanted = self.export_format(request)
+        # Both read the samples here, in the request, and write them out as the body streams.
         if wanted == "gpx":
-            response = HttpResponse(timeframe_gpx(timeframe), content_type="application/gpx+xml")
+            response = StreamingHttpResponse(
+                timeframe_gpx_lines(timeframe), content_type="application/gpx+xml"
+            )
         else:
             response = StreamingHttpResponse(
                 timeframe_csv_lines(timeframe), content_type="text/csv"

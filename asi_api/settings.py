@@ -152,9 +152,26 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # --- cache, channel layer, tasks ------------------------------------------------------------
+# Channel layer (SPEC §8, docs/websockets.md "Channel layer"): `capacity` messages may wait per
+# consumer channel before the layer drops the *newest* (the stream consumers drain theirs at once
+# into their own bounded send queue, so it only absorbs bursts); a message not received within
+# `expiry` seconds is stale for a live stream and dropped; a group member not refreshed within
+# `group_expiry` is forgotten, and the consumers re-join every tenth of it (at most hourly).
+CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=1000)
+CHANNEL_EXPIRY = 60
+CHANNEL_GROUP_EXPIRY = env.int("CHANNEL_GROUP_EXPIRY", default=86400)
 if EMBEDDED_BROKER:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {
+                "capacity": CHANNEL_CAPACITY,
+                "expiry": CHANNEL_EXPIRY,
+                "group_expiry": CHANNEL_GROUP_EXPIRY,
+            },
+        }
+    }
 else:
     CACHES = {
         "default": {
@@ -167,13 +184,13 @@ else:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
-                # Per-channel queue bound: channels-redis drops the *newest* message when a
-                # channel is full, so the consumers drain quickly into their own bounded queue.
-                "capacity": env.int("CHANNEL_CAPACITY", default=1000),
-                "expiry": 60,
-                # Consumers re-join their groups well before this (see streaming/).
-                "group_expiry": env.int("CHANNEL_GROUP_EXPIRY", default=86400),
+                # redis-py ≥ 8 reads with a 5 s socket timeout by default, exactly as long as
+                # channels-redis's blocking pop (BZPOPMIN, 5 s): every consumer idle for 5 s
+                # would die with "Timeout reading". Reads may take up to 15 s here.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "capacity": CHANNEL_CAPACITY,
+                "expiry": CHANNEL_EXPIRY,
+                "group_expiry": CHANNEL_GROUP_EXPIRY,
                 "prefix": "asi",
             },
         }

@@ -157,6 +157,9 @@ def main() -> None:
         from bench import analytics
 
         analytics.run(ROUNDS)
+        from bench import live
+
+        live.run()
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

@@ -175,11 +175,11 @@ class Stack:
 
     def __init__(self) -> None:
         from bench.ingest import _server_env
-        from tests.e2e.conftest import free_port, wait_until_up
+        from tests.e2e.conftest import free_port
 
         if not settings.REDIS_URL:
             raise SystemExit("bench.live needs REDIS_URL (channel layer and broker)")
-        env = _server_env()
+        env = _server_env() | {"PYTHONUNBUFFERED": "1"}  # complete logs, even when killed
         self.logs = Path(tempfile.mkdtemp(prefix="bench-live-"))
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -194,7 +194,24 @@ class Stack:
                 celery + ["beat", "-l", "WARNING", "-s", str(self.logs / "beat-schedule")], env
             ),
         }
-        wait_until_up(self.base + "/healthz/", self.processes["daphne"])
+        try:
+            self._wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_up(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.processes["daphne"].poll() is not None:
+                raise RuntimeError(f"daphne exited; see {self.logs}")
+            try:
+                requests.get(self.base + "/healthz/", timeout=10)
+                return
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
 
     def _start(self, argv: list[str], env: dict) -> subprocess.Popen:
         log = open(self.logs / f"{Path(argv[0]).name}-{len(os.listdir(self.logs))}.log", "wb")  # noqa: SIM115
@@ -220,6 +237,19 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children so far, seconds."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def tcp_state(server_port: int, client_port: int) -> tuple[str, int] | None:
@@ -250,10 +280,11 @@ def _gateway(target: str, token: str, names: list[str], seconds: float, out) -> 
     acks: dict[tuple[str, int], float] = {}
     latencies: list[float] = []
     errors: list[str] = []
+    exits = contextlib.ExitStack()
     if target.startswith("ws"):
         from websockets.sync.client import connect as ws_connect
 
-        channel = ws_connect(target, max_size=2**24)
+        channel = exits.enter_context(ws_connect(target, max_size=2**24))
 
         def post(body: str) -> str | None:
             channel.send(body)
@@ -282,8 +313,7 @@ def _gateway(target: str, token: str, names: list[str], seconds: float, out) -> 
         else:
             acks.update({(p["device_name"], packet_start(p)): acked for p in packets})
         tick += 1.0
-    if target.startswith("ws"):
-        channel.close()
+    exits.close()
     out.put((acks, latencies, errors))
 
 
@@ -345,12 +375,15 @@ async def subscribers_open(plan: list[Subscriber], token: str | None) -> None:
             sub.ws = await open_socket(sub.url, token)
         sub.task = asyncio.create_task(_read(sub))
 
-    await asyncio.gather(*(one(sub) for sub in plan))
+    failures = await asyncio.gather(*(one(sub) for sub in plan), return_exceptions=True)
+    failed = [f for f in failures if f is not None]
+    if failed:
+        raise RuntimeError(f"{len(failed)} subscribers could not open: {failed[0]!r}")
 
 
 async def subscribers_close(plan: list[Subscriber]) -> None:
-    await asyncio.gather(*(sub.ws.close() for sub in plan), return_exceptions=True)
-    await asyncio.gather(*(sub.task for sub in plan), return_exceptions=True)
+    await asyncio.gather(*(sub.ws.close() for sub in plan if sub.ws), return_exceptions=True)
+    await asyncio.gather(*(sub.task for sub in plan if sub.task), return_exceptions=True)
 
 
 def plan_subscribers(urls: dict, setup: dict) -> list[Subscriber]:
@@ -383,7 +416,11 @@ def analyse(plan: list[Subscriber], acks: dict, setup: dict, since: float) -> di
     pre_ms, computed_ms = [], []
     lost = duplicates = delivered = 0
     last_revision: dict[tuple[int, int], int] = {}  # (subscriber, timeframe) → revision
-    closed = [sub.close_code for sub in plan if sub.close_code not in (None, 1000)]
+    closed: dict[int, int] = defaultdict(int)
+    for sub in plan:
+        if sub.close_code not in (None, 1000):
+            closed[int(sub.close_code)] += 1
+    closed = dict(closed)
     for n, sub in enumerate(plan):
         seen: list[int] = []
         timely: set[tuple[int, int]] = set()
@@ -499,6 +536,7 @@ class StalledClient:
         self.sock.connect(("127.0.0.1", port))
         self.sock.settimeout(10)
         self.port = self.sock.getsockname()[1]
+        self.path = path
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(
             (
@@ -649,10 +687,16 @@ async def _measure(stack: Stack, setup: dict) -> dict:
     await subscribers_open(plan, token)
     await asyncio.sleep(1.0)  # snapshots in
     began = time.time()
+    pids = {name: p.pid for name, p in stack.processes.items()}
+    cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
     process, queue = gateway_start(stack.base, setup["gateway_token"], setup["names"], SECONDS)
     acks, ingest_ms, errors = await gateway_result(process, queue)
+    elapsed = time.time() - began
+    cpu = {name: (cpu_seconds(pid) - cpu[name]) / elapsed for name, pid in pids.items()}
+    load_average = os.getloadavg()[0]
     await asyncio.sleep(DRAIN_SECONDS)
     out["load"] = analyse(plan, acks, setup, began)
+    out["load"]["cpu"], out["load"]["loadavg"] = cpu, load_average
     out["load"]["ingest_ms"], out["load"]["errors"] = ingest_ms, errors
     stored = stored_revisions(stack.base, token, setup["timeframes"])
     out["load"]["behind"] = computed_behind(out["load"], stored)
@@ -672,11 +716,18 @@ async def _measure(stack: Stack, setup: dict) -> dict:
     stalled_paths = [urls["preprocessed"](0)[len(ws) :]] * STALLED
     stalled_paths += [urls["activity"][len(ws) :]] * STALLED
     rss_before = rss_kib(stack.daphne_pid)
-    stalled = [StalledClient(stack.port, path, token) for path in stalled_paths]
     began = time.time()
     process, queue = gateway_start(
         stack.base, setup["gateway_token"], setup["names"], STALL_SECONDS
     )
+    await asyncio.sleep(2.0)  # data flowing first, as during a match
+    # Blocking sockets: opened in threads, so the readers' event loop keeps answering pings.
+    opened = await asyncio.gather(
+        *(asyncio.to_thread(StalledClient, stack.port, path, token) for path in stalled_paths),
+        return_exceptions=True,
+    )
+    stalled = [c for c in opened if isinstance(c, StalledClient)]
+    stalled_failed = [repr(c) for c in opened if not isinstance(c, StalledClient)]
     samples = []
     while process.is_alive():
         await asyncio.sleep(5.0)
@@ -695,8 +746,8 @@ async def _measure(stack: Stack, setup: dict) -> dict:
         "activity": max((len(sub.frames) for sub in plan if sub.kind == "activity"), default=0),
     }
     outcomes = []
-    for n, client in enumerate(stalled):
-        kind = "preprocessed" if n < STALLED else "activity"
+    for client in stalled:
+        kind = "activity" if client.path.startswith("/ws/v1/computed-data/") else "preprocessed"
         ending = await asyncio.to_thread(client.drain)
         outcomes.append((kind, len(client.frames), reader_frames[kind], ending))
     out["stall"] = {
@@ -705,6 +756,7 @@ async def _measure(stack: Stack, setup: dict) -> dict:
         "outcomes": outcomes,
         "readers": stall,
         "errors": errors,
+        "failed": stalled_failed,
     }
     await subscribers_close(plan)
     return out
@@ -752,7 +804,10 @@ def _report(out: dict, base: dict) -> None:
     )
     print(
         f"  ingest POST p50 {statistics.median(load['ingest_ms'] or [0]):.1f} ms, "
-        f"p99 {percentile(load['ingest_ms'], 0.99):.1f} ms, {len(load['errors'])} errors"
+        f"p99 {percentile(load['ingest_ms'], 0.99):.1f} ms, {len(load['errors'])} errors; "
+        "CPU (share of one core): "
+        + ", ".join(f"{name} {share:.0%}" for name, share in load["cpu"].items())
+        + f"; machine load average {load['loadavg']:.1f} on {os.cpu_count()} cores"
     )
     print_latency("preprocessed frame after ingest ack", load["pre_ms"], TARGET_PRE_P99_MS)
     print_latency("computed frame after ingest ack", load["computed_ms"], TARGET_COMPUTED_P99_MS)
@@ -760,7 +815,7 @@ def _report(out: dict, base: dict) -> None:
     print(
         f"  lost: {load['lost']} of {load['expected']} packets (target 0), "
         f"{load['duplicates']} duplicates; computed streams behind the stored result at the "
-        f"end: {behind} of {streams}; closed by the server: {load['closed'] or 'none'}"
+        f"end: {behind} of {streams}; closed early (code: count): {load['closed'] or 'none'}"
     )
     print("  baseline: bare websockets broadcast server, same batches, same 100 clients")
     print_latency("  preprocessed frame after ack", base["pre_ms"], None)
@@ -805,6 +860,10 @@ def _report(out: dict, base: dict) -> None:
             f"  {kind:12} stalled clients: {got} of {should} frames delivered when they read "
             f"again ({should - got} dropped); connection then: {', '.join(endings)}"
         )
+    if stall["errors"]:
+        print(f"  ingest errors meanwhile: {stall['errors'][:5]}")
+    if stall["failed"]:
+        print(f"  stalled clients that failed to authenticate: {stall['failed']}")
     readers = stall["readers"]
     print_latency("readers meanwhile: preprocessed", readers["pre_ms"], TARGET_PRE_P99_MS)
     print_latency("readers meanwhile: computed", readers["computed_ms"], TARGET_COMPUTED_P99_MS)
@@ -813,6 +872,24 @@ def _report(out: dict, base: dict) -> None:
         f"{readers['duplicates']} duplicates, computed behind {readers['behind'][0]} of "
         f"{readers['behind'][1]}; closed: {readers['closed'] or 'none'}"
     )
+
+
+def server_errors(logs: Path) -> dict[str, int]:
+    """Error lines of the server processes' logs, by kind (the exception's last line)."""
+    kinds: dict[str, int] = defaultdict(int)
+    for log in logs.glob("*.log"):
+        lines = log.read_text(errors="replace").splitlines()
+        for i, line in enumerate(lines):
+            if " ERROR " in line or " CRITICAL " in line:
+                # The exception is the first unindented line after the traceback.
+                tail = next(
+                    (x for x in lines[i + 1 :] if x and not x.startswith((" ", "Traceback"))),
+                    "",
+                )
+                kinds[f"{log.stem}: {line.split(' ', 3)[-1][:60]} / {tail[:90]}"] += 1
+            elif " WARNING " in line:
+                kinds[f"{log.stem}: {line.split(' ', 3)[-1][:100]}"] += 1
+    return dict(kinds)
 
 
 def run() -> None:
@@ -827,6 +904,10 @@ def run() -> None:
         stack.stop()
     base = asyncio.run(_measure_baseline(setup, out["template"]))
     _report(out, base)
+    errors = server_errors(stack.logs)
+    print(f"  server log: {sum(errors.values())} errors/warnings (logs in {stack.logs})")
+    for kind, count in sorted(errors.items(), key=lambda item: -item[1])[:8]:
+        print(f"    {count:5} x {kind}")
 
 
 def main() -> None:

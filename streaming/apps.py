@@ -5,7 +5,7 @@ class StreamingConfig(AppConfig):
     name = "streaming"
 
     def ready(self) -> None:
-        from analytics import services as analytics_services
+        from analytics.publish import computed_stored_subscribe
         from asi_api.events import ON_COMMIT, handler_register
         from devices.ingestion import samples_stored_subscribe
         from streaming.publish import (
@@ -19,7 +19,4 @@ class StreamingConfig(AppConfig):
         # After commit, so a stream never hears of a timeframe that was rolled back.
         handler_register(timeframe_created_publish, phase=ON_COMMIT, names=[TIMEFRAME_CREATED])
         # Computed objects go out after analytics stored them (its own after-commit hook).
-        # getattr: only until analytics' subscription point lands (issue 10, in parallel).
-        subscribe = getattr(analytics_services, "computed_stored_subscribe", None)
-        if subscribe is not None:
-            subscribe(computed_publish)
+        computed_stored_subscribe(computed_publish)

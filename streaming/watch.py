@@ -26,9 +26,7 @@ CHECK_SECONDS = 2.0
 def rejoin_seconds() -> float:
     """How often a stream re-joins its groups: a tenth of the layer's `group_expiry` (at least a
     minute, at most an hour), so a member is refreshed long before it would be forgotten."""
-    config = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {})
-    expiry = config.get("group_expiry", 86400)
-    return min(max(expiry / 10, 60.0), 3600.0)
+    return min(max(settings.CHANNEL_GROUP_EXPIRY / 10, 60.0), 3600.0)
 
 
 class Watched(Protocol):

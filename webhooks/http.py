@@ -19,6 +19,7 @@ With `allow_private` (the `WEBHOOKS_ALLOW_PRIVATE_URLS` setting, for development
 address and `http://` are accepted.
 """
 
+import contextlib
 import http.client
 import ipaddress
 import socket
@@ -176,7 +177,9 @@ def target_check(
             refusal = address_refusal(address)
             if refusal:
                 shown = target.host if target.host == str(address) else f"{target.host} ({address})"
-                raise UrlRefused(f"The URL's host {shown} is {refusal}; only public ones are allowed.")
+                raise UrlRefused(
+                    f"The URL's host {shown} is {refusal}; only public ones are allowed."
+                )
     return target, addresses
 
 
@@ -225,10 +228,8 @@ def _abort(connection: http.client.HTTPConnection) -> None:
     # (each read within the socket timeout, the whole far beyond the deadline).
     sock = connection.sock
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def post(
@@ -303,7 +304,7 @@ def _exchange(
             body=content,
             duration_ms=round((time.monotonic() - started) * 1000),
         )
-    except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as error:
+    except (OSError, ssl.SSLError, http.client.HTTPException, ValueError):
         if time.monotonic() >= deadline:
             error = TimeoutError()
         raise DeliveryFailed(_describe(error, deadline - started)) from None

@@ -17,8 +17,8 @@ stable `webhook-id` lets it detect).
 import json
 import logging
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -28,7 +28,7 @@ from django.utils import timezone
 from activities.models import Activity
 from asi_api.errors import Conflict, DomainError
 from asi_api.events import DomainEvent
-from asi_api.scheduling import EmbeddedRunner, is_embedded
+from asi_api.scheduling import enqueue_on_commit, is_embedded
 from webhooks import http, signing
 from webhooks.events import WEBHOOK_ACTIVITY_EVENTS
 from webhooks.models import PING, Attempt, Delivery, DeliveryStatus, Webhook
@@ -54,6 +54,8 @@ DISABLE_AFTER = timedelta(days=5)
 DISABLE_AFTER_FAILURES = 10
 # After a rotation, the previous signing secret keeps signing for this long.
 ROTATION_OVERLAP = timedelta(hours=24)
+# Finished deliveries stay in the log this long.
+DELIVERY_RETENTION = timedelta(days=30)
 ERROR_MAX_LENGTH = 1000
 EXCERPT_MAX_LENGTH = 1000
 
@@ -250,13 +252,19 @@ def deliveries_enqueue_on_commit(delivery_ids: list[int]) -> None:
     """
     from webhooks.tasks import deliver  # tasks import this module
 
-    if is_embedded():
-        runner = EmbeddedRunner.instance
-        for delivery_id in delivery_ids:
-            transaction.on_commit(partial(lambda i: runner().submit(deliver.run, i), delivery_id))
-        return
     for delivery_id in delivery_ids:
-        transaction.on_commit(partial(deliver.delay, delivery_id), robust=True)
+        if is_embedded():
+            enqueue_on_commit(deliver, delivery_id)
+        else:
+            transaction.on_commit(_deliver_task_sender(deliver, delivery_id), robust=True)
+
+
+def _deliver_task_sender(task, delivery_id: int) -> Callable[[], None]:
+    # A named function: Django names the callback when it logs its failure.
+    def deliver_task_send() -> None:
+        task.delay(delivery_id)
+
+    return deliver_task_send
 
 
 def deliveries_due_dispatch(*, now: datetime | None = None, limit: int = 200) -> list[int]:
@@ -275,6 +283,15 @@ def deliveries_due_dispatch(*, now: datetime | None = None, limit: int = 200) ->
         )
         Delivery.objects.filter(pk__in=ids).update(enqueued_at=now)
     return ids
+
+
+def deliveries_prune(*, now: datetime | None = None) -> int:
+    """Delete finished deliveries (and their attempts) older than `DELIVERY_RETENTION`; pending
+    ones stay whatever their age. Returns how many deliveries went."""
+    cutoff = (now or timezone.now()) - DELIVERY_RETENTION
+    old = Delivery.objects.filter(created_at__lt=cutoff).exclude(status=DeliveryStatus.PENDING)
+    deleted, by_model = old.delete()
+    return by_model.get(Delivery._meta.label, 0)
 
 
 @transaction.atomic
@@ -493,4 +510,3 @@ def _webhook_outcome(webhook_id: int, *, succeeded: bool, status_code: int | Non
                 f"({failures} failed attempts)."
             ),
         )
-

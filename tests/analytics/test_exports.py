@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import gpxpy
 import pytest
 
+from analytics import exports
 from analytics.exports import GPXTPX_NS
 from analytics.services import timeframe_recompute
 from devices.ingestion import packets_ingest
@@ -143,6 +144,24 @@ def test_the_gpx_splits_segments_at_gaps_and_drops_stale_heart_rate(
     assert [p.elevation for p in second.points] == [12.5, 13.0]
     assert [p.extensions for p in second.points] == [[], []]
     assert second.points[0].time == utc(t)
+
+
+def test_the_gpx_streams_in_pieces_that_join_segments_across_them(
+    api, carol, band, evening, ingest, monkeypatch
+):
+    monkeypatch.setattr(exports, "GPX_CHUNK_POINTS", 5)  # pieces end mid-segment and at a gap
+    ingest(T_START, 2)
+    ingest(T_START + 5000, 1)  # a 3.1 s gap before fix 20, which starts the fifth piece
+
+    response = api(carol).get(url(evening, "gpx"))
+
+    assert response.streaming
+    pieces = [piece.decode() for piece in response.streaming_content]
+    assert len(pieces) == 1 + 30 // 5 + 3  # head, the trackpoints, closing tags
+    gpx = gpxpy.parse("".join(pieces))
+    assert [len(segment.points) for segment in gpx.tracks[0].segments] == [20, 10]
+    times = [p.time for segment in gpx.tracks[0].segments for p in segment.points]
+    assert times == sorted(times) and len(set(times)) == 30
 
 
 def test_the_gpx_of_a_timeframe_without_fixes_is_an_empty_track(api, carol, evening):

@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30.0) ->
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up, or still starting
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
@@ -75,3 +76,79 @@ def embedded_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(SQLITE_PATH=str(tmp_path / "embedded.sqlite3"), DEBUG="false", SECRET_KEY="e2e")
     return env
+
+
+# --- service mode: daphne and Celery workers on the test database (issue 11 streams) -----------
+
+
+def service_env(**extra: str) -> dict[str, str]:
+    """This process's environment with DATABASE_URL pointing at the test database (the servers
+    must see what the test commits) and REDIS_URL as given to the tests."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env["DATABASE_URL"] = (
+        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    env.setdefault("SECRET_KEY", "e2e")
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def daphne_server(
+    env: dict[str, str], *args: str, port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Like `daphne`, with extra daphne `args` (e.g. `--ping-interval`); yields (base URL,
+    process). Output goes to a file: a pipe nobody reads blocks a busy server once full."""
+    port = port or free_port()
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), *args]
+            + ["asi_api.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(base + "/healthz/", process)
+            yield base, process
+        finally:
+            _stop(process)
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], name: str = "e2e") -> Iterator[subprocess.Popen]:
+    """A Celery worker (solo pool) for `env`, ready to take tasks when this yields."""
+    with tempfile.NamedTemporaryFile(prefix="celery-", suffix=".log") as log:
+        process = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "asi_api", "worker", "--pool=solo"]
+            + ["-n", f"{name}@%h", "--loglevel=INFO", "--without-gossip", "--without-mingle"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while b" ready." not in Path(log.name).read_bytes():
+                if process.poll() is not None:
+                    raise RuntimeError(Path(log.name).read_text(errors="replace"))
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the Celery worker did not start within 60 s")
+                time.sleep(0.2)
+            yield process
+        finally:
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
+from django.db import connection
 from django.test import Client
 
 from activities.default_schemas import default_schemas_install
@@ -25,7 +27,7 @@ from activities.models import JsonSchema
 from analytics.services import timeframe_recompute
 from devices.ingestion import packets_ingest
 from devices.models import Device
-from devices.samples import channels_cache_clear
+from devices.samples import TABLE, channels_cache_clear
 from tests.recordings import RECORDINGS
 from timeframes.models import Timeframe
 from users.models import PermissionKind, User
@@ -136,9 +138,12 @@ def _default_schemas(transactional_db) -> None:
 
 @pytest.fixture
 def _channels_forgotten() -> Iterator[None]:
-    # Transactional tests flush the tables: forget the channels this one registered.
+    # Transactional tests flush the model tables: forget the channels this one registered, and
+    # delete its samples (their table is not a model's).
     yield
     channels_cache_clear()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE}")  # not a model table: the flush leaves it
 
 
 @pytest.fixture
@@ -177,5 +182,53 @@ def smart_run(morning_run, make_device, alice, bob, own, grant, make_timeframe) 
     grant(bob, alice, PermissionKind.READ, start, end)
     timeframe = make_timeframe(device, morning_run.activity, start, end, athlete=bob)
     ingest_all(packets)
+    timeframe_recompute(timeframe_id=timeframe.pk)
+    return timeframe
+
+
+def match_packets(device_name: str, t0: int, minutes: int = 90) -> list[dict]:
+    """A synthetic 10 Hz session of `minutes`: jogging with bursts to sprint speed, turning
+    on a pitch, a heart rate each second (numpy, repeatable)."""
+    rng = np.random.default_rng(7)
+    n = minutes * 600
+    t = np.arange(n) / 10
+    speed = 2.2 + 1.5 * np.sin(t / 40) ** 2 + rng.normal(0, 0.05, n).cumsum() % 0.5
+    for start in rng.integers(0, n - 80, size=minutes // 3):
+        speed[start : start + 60] += np.hanning(60) * 5.5  # a sprint of 6 s
+    heading = np.cumsum(rng.normal(0, 0.03, n))
+    east = np.cumsum(speed * np.cos(heading)) / 10
+    north = np.cumsum(speed * np.sin(heading)) / 10
+    east, north = 50 * np.sin(east / 50), 30 * np.sin(north / 30)  # stay on the pitch
+    lat = 51.556 + np.degrees(north / 6_371_008.8)
+    lon = -0.2795 + np.degrees(east / (6_371_008.8 * np.cos(np.radians(51.556))))
+    hr = 120 + 50 * (speed / speed.max())
+    packets = []
+    for s in range(minutes * 60):
+        k = slice(s * 10, s * 10 + 10)
+        packets.append(
+            {
+                "device_name": device_name,
+                "gnss": {
+                    "timestamp": [t0 + s * 1000 + 100 * j for j in range(10)],
+                    "latitude": lat[k].round(7).tolist(),
+                    "longitude": lon[k].round(7).tolist(),
+                    "speed": speed[k].round(2).tolist(),
+                },
+                "ecg": {"timestamp": t0 + s * 1000, "hr": int(hr[s * 10])},
+            }
+        )
+    return packets
+
+
+@pytest.fixture
+def full_match(_channels_forgotten, make_device, alice, carol, own, grant, match, make_timeframe):
+    """carol's 90 minutes at 10 Hz in alice's `match` (alice holds READ), computed."""
+    device = make_device(custom_name="vest")
+    own(device, alice, YEAR_2000)
+    start = datetime(2026, 5, 30, 20, 0, tzinfo=UTC)
+    end = start + timedelta(minutes=90)
+    grant(carol, alice, PermissionKind.READ, start, end)
+    timeframe = make_timeframe(device, match, start, end)
+    ingest_all(match_packets(device.device_name, int(start.timestamp() * 1000)))
     timeframe_recompute(timeframe_id=timeframe.pk)
     return timeframe

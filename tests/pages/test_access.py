@@ -134,3 +134,50 @@ def test_the_live_page_refuses_athletes(evening, carol):
 
     assert response.status_code == 403
     assert b"managers and admins" in response.content
+
+
+def test_the_sessions_index_lists_visible_activities_with_their_pages(
+    evening, alice, carol, grant, mallory, make_activity
+):
+    grant(carol, alice, PermissionKind.READ, MATCH_START, MATCH_END)
+    make_activity(name="Mallory's own", owner=mallory)
+
+    html = browser(alice).get("/reports/").content.decode()
+
+    assert f'href="/reports/activities/{evening.activity_id}/"' in html
+    assert f'href="/live/activities/{evening.activity_id}/"' in html
+    assert "Mallory's own" not in html
+
+
+def test_the_sessions_index_counts_only_readable_timeframes(
+    evening, mallory, carol, bob, grant, make_device, own, make_timeframe
+):
+    # mallory reads carol's timeframe, not bob's in the same match
+    grant(carol, mallory, PermissionKind.READ, MATCH_START, MATCH_END)
+    other = make_device()
+    own(other, evening.owner, MATCH_START)
+    make_timeframe(other, evening.activity, athlete=bob)
+
+    response = browser(mallory).get("/reports/")
+
+    assert response.status_code == 200
+    row = response.content.decode().split(f'data-activity="{evening.activity_id}"')[1]
+    assert '<td class="num">1</td>' in row.split("</tr>")[0]
+
+
+def test_athletes_see_reports_but_no_live_links_in_the_index(evening, carol):
+    html = browser(carol).get("/reports/").content.decode()
+
+    assert f'href="/reports/activities/{evening.activity_id}/"' in html
+    assert "/live/activities/" not in html
+
+
+def test_the_browsable_api_links_an_activity_and_a_timeframe_to_their_pages(evening, admin):
+    client = browser(admin)
+
+    activity = client.get(f"/api/v1/activities/{evening.activity_id}/", HTTP_ACCEPT="text/html")
+    timeframe = client.get(f"/api/v1/timeframes/{evening.pk}/", HTTP_ACCEPT="text/html")
+
+    assert f'href="/live/activities/{evening.activity_id}/"' in activity.content.decode()
+    assert f'href="/reports/activities/{evening.activity_id}/"' in activity.content.decode()
+    assert f'href="/reports/timeframes/{evening.pk}/"' in timeframe.content.decode()

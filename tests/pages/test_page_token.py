@@ -40,8 +40,10 @@ def test_it_issues_a_short_lived_all_scope_token_to_a_manager(alice):
     assert token.application.client_id == PAGES_CLIENT_ID
     assert token.application.skip_authorization
     remaining = token.expires - timezone.now()
-    assert timedelta(seconds=PAGE_TOKEN_SECONDS - 5) < remaining <= timedelta(
-        seconds=PAGE_TOKEN_SECONDS
+    assert (
+        timedelta(seconds=PAGE_TOKEN_SECONDS - 5)
+        < remaining
+        <= timedelta(seconds=PAGE_TOKEN_SECONDS)
     )
     assert response["Cache-Control"].startswith("max-age=0")
 

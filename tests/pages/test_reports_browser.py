@@ -59,7 +59,9 @@ def test_the_timeframe_report_shows_the_rest_computed_values(
     assert page.locator("svg.track path").count() >= 1
     assert page.text_content("svg.track [data-scale]").endswith("m")
     # The charts' series are downsampled on the server: at most 2,000 points.
-    points = page.evaluate("JSON.parse(document.getElementById('series-data').textContent).t.length")
+    points = page.evaluate(
+        "JSON.parse(document.getElementById('series-data').textContent).t.length"
+    )
     assert 0 < points <= 2000
     print(f"\nreport of a {rest['duration'] / 60:.0f}-minute timeframe: {elapsed:.2f} s to charts")
     screenshot(page, "report-timeframe-1280")
@@ -114,3 +116,26 @@ def test_an_anonymous_visitor_is_sent_to_the_login_page(morning_run, live_server
     page.goto(f"{live_server.url}/reports/timeframes/{morning_run.pk}/")
 
     assert page.url.startswith(f"{live_server.url}/accounts/login/?next=")
+
+
+def test_a_90_minute_10_hz_report_renders_in_the_browser(
+    _default_schemas, full_match, alice, api, live_server, page_as
+):
+    rest = api(alice).get(f"/api/v1/timeframes/{full_match.pk}/computed/").json()
+    page = page_as(alice, live_server.url)
+
+    page.goto(f"{live_server.url}/reports/timeframes/{full_match.pk}/")
+    page.wait_for_function("document.documentElement.dataset.chartsReady === 'true'")
+
+    timing = page.evaluate(
+        """() => { const n = performance.getEntriesByType('navigation')[0];
+                   return {response: n.responseEnd, load: n.loadEventEnd || performance.now()}; }"""
+    )
+    sprints = page.locator('[data-efforts="sprint"] [data-start]').count()
+    assert sprints == rest["sprint"]["count"] > 0
+    assert page.js_errors == []
+    print(
+        f"\n90-minute 10 Hz report in Chromium: response {timing['response']:.0f} ms, "
+        f"load {timing['load']:.0f} ms"
+    )
+    screenshot(page, "report-timeframe-90min-1280")

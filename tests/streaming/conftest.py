@@ -9,7 +9,8 @@ The scene: `vest`, owned by alice since an hour ago; `handed`, owned by trent be
 the match: alice's activity with carol's timeframe on the vest, over [an hour ago, in an hour).
 """
 
-import asyncio
+import contextlib
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -17,8 +18,11 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 from django.utils import timezone
 
+from activities.default_schemas import default_schemas_install
+from activities.models import JsonSchema
 from asi_api.asgi import application
 from devices.ingestion import announcements_flush, packets_ingest
 from devices.models import Device
@@ -95,12 +99,11 @@ class Client:
 
     async def drain(self, quiet_for: float = 1.0) -> list[dict]:
         """Every message until none came for `quiet_for` seconds."""
+        # Not `receive` with a timeout: the communicator cancels the application on a timeout.
         messages = []
-        while True:
-            try:
-                messages.append(await self.receive(quiet_for))
-            except asyncio.TimeoutError:
-                return messages
+        while not await self.communicator.receive_nothing(quiet_for):
+            messages.append(await self.receive())
+        return messages
 
     async def close(self) -> None:
         await self.communicator.disconnect()
@@ -108,8 +111,43 @@ class Client:
 
 @pytest.fixture
 def streaming_db(transactional_db):
+    """The database of a `transaction=True` story, with the shipped JSON schemas (an earlier
+    such test's flush removed the rows their migration installed)."""
+    default_schemas_install(JsonSchema)
     yield
     channels_cache_clear()
+
+
+@pytest.fixture
+def tennis(streaming_db) -> JsonSchema:
+    return JsonSchema.objects.get(name="tennis", version=1)
+
+
+@pytest.fixture
+def params_schema(streaming_db) -> JsonSchema:
+    return JsonSchema.objects.get(name="timeframe-analytics-params", version=1)
+
+
+@pytest.fixture(autouse=True)
+def _stream_connections_closed():
+    """Close the database connections of the streams' threads after each test.
+
+    Channels' test communicator turns `close_old_connections` into a no-op while it runs the
+    application (channels.testing.application), so they would outlive the test database.
+    """
+    yield
+    from streaming.consumers import _executor
+
+    workers = _executor._max_workers
+    barrier = threading.Barrier(workers)
+
+    def close() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(2)  # one job per thread
+        connections.close_all()
+
+    for future in [_executor.submit(close) for _ in range(workers)]:
+        future.result(10)
 
 
 @pytest.fixture

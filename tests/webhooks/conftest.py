@@ -10,12 +10,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from activities.models import Activity
+from activities.default_schemas import default_schemas_install
+from activities.models import Activity, JsonSchema
 from webhooks import services
 from webhooks.models import Webhook
 
@@ -119,19 +121,34 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A webhook receiver listening on 127.0.0.1 for the test's duration."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), None)  # handler set below
+@contextmanager
+def receiver_running() -> Iterator[Receiver]:
+    """A webhook receiver listening on 127.0.0.1 (a thread) while the block runs."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     server.daemon_threads = True
     port = server.server_address[1]
     receiver = Receiver(url=f"http://127.0.0.1:{port}/hooks/asi", port=port)
     server.RequestHandlerClass = _handler(receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    yield receiver
-    server.shutdown()
-    server.server_close()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with receiver_running() as running:
+        yield running
+
+
+@pytest.fixture
+def schemas(transactional_db) -> None:
+    """The shipped JSON schemas, for `transaction=True` stories: an earlier such test's flush
+    removed the rows the migration installed."""
+    default_schemas_install(JsonSchema)
 
 
 @pytest.fixture

@@ -275,7 +275,9 @@ def test_an_update_to_a_refused_url_changes_nothing(api, alice, hook, settings):
 
 
 def test_an_update_that_unsubscribes_everything_is_refused(api, alice, hook):
-    response = api(alice).patch(detail(hook), {"activity_events": False, "timeframes_events": False})
+    response = api(alice).patch(
+        detail(hook), {"activity_events": False, "timeframes_events": False}
+    )
     assert response.status_code == 400
     hook.refresh_from_db()
     assert hook.activity_events and hook.timeframes_events

@@ -19,6 +19,7 @@
   var TRAIL_MS = 30000;
   var CHART_MS = 10 * 60 * 1000;
   var RENEW_AT = 0.6; // of the token's lifetime
+  var FIRST_BACKLOG_MS = 60000;
   var COLORS = ["#0b6e4f", "#c2410c", "#1d4ed8", "#7c3aed", "#b91c1c", "#0e7490", "#a16207",
     "#be185d", "#4d7c0f", "#334155", "#9333ea", "#0369a1", "#15803d", "#b45309", "#6d28d9",
     "#047857", "#e11d48", "#2563eb", "#65a30d", "#c026d3", "#0f766e", "#ea580c"];
@@ -187,6 +188,7 @@
       row.lastAdvance = Date.now();
     }
     row.data = data;
+    if (state.selected == null) { state.selected = row.id; state.dirty.field = state.dirty.chart = true; }
     if (row.meta == null) timeframeDetails(row);
     state.dirty.table = true;
     if (state.selected === row.id) state.dirty.chart = true;
@@ -381,8 +383,10 @@
     var device = state.devices[id] = { id: id, name: name, gnss: [], hr: [], last: {}, lastSeen: 0 };
     var stream = new Stream("device:" + id, "/ws/v1/preprocessed-data/" + id + "/", {
       params: function () {
+        // Resume after the newest sample seen; on the first connection, start a minute back
+        // so the trails and the chart are not empty until new data comes.
         var seen = Math.max(device.last.gnss || -Infinity, device.last.ecg || -Infinity);
-        return isFinite(seen) ? { since: seen } : {};
+        return { since: isFinite(seen) ? seen : Date.now() - FIRST_BACKLOG_MS };
       },
       message: function (message) {
         packetsOf(message).forEach(function (packet) { packetApply(device, packet); });
@@ -472,7 +476,10 @@
       ctx.beginPath(); ctx.arc(head[0], head[1], selected ? 7 : 5, 0, 2 * Math.PI); ctx.fill();
       ctx.fillStyle = "#16201c";
       ctx.font = (selected ? "600 " : "") + "12px system-ui, sans-serif";
-      ctx.fillText(t.row.athlete, head[0] + 8, head[1] - 6);
+      // The name goes left of the dot when it would not fit on the right.
+      var label = ctx.measureText(t.row.athlete).width;
+      var right = head[0] + 8 + label <= cssWidth - 4;
+      ctx.fillText(t.row.athlete, right ? head[0] + 8 : head[0] - 8 - label, head[1] - 6);
     });
     ctx.globalAlpha = 1;
     // Scale bar, lower left.
@@ -537,8 +544,9 @@
           { label: "Speed", scale: "v", stroke: "#0b6e4f", width: 1.5, value: function (u, v) { return v == null ? "–" : v.toFixed(2) + " m/s"; } },
           { label: "HR", scale: "hr", stroke: "#c2410c", width: 1.5, value: function (u, v) { return v == null ? "–" : Math.round(v) + " bpm"; } },
         ],
-        axes: [{}, { scale: "v", label: "m/s", size: 45 }, { scale: "hr", side: 1, label: "bpm", size: 45, grid: { show: false } }],
-        tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
+        axes: [{ space: 70, values: [[60, "{HH}:{mm}", null, null, null, null, null, null, 1],
+                          [1, "{HH}:{mm}:{ss}", null, null, null, null, null, null, 1]] },
+               { scale: "v", label: "m/s", size: 45 }, { scale: "hr", side: 1, label: "bpm", size: 45, grid: { show: false } }],
       }, data, el);
     } else {
       if (Math.abs(plot.width - width) > 2) plot.setSize({ width: width, height: 260 });
