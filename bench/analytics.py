@@ -134,9 +134,18 @@ def _projected(match: dict) -> np.ndarray:
 
 
 def run(rounds: int = 20) -> None:
+    """The engine part, then, when Django is set up (`make bench`), the database part."""
     if not RECORDING.is_file():
         print(f"analytics: skipped, {RECORDING} is missing")
         return
+    run_engine(rounds)
+    from django.apps import apps
+
+    if apps.ready:
+        run_database(rounds)
+
+
+def run_engine(rounds: int = 20) -> None:
     rec = _recording()
     params = params_effective(None, "football")
     step = len(rec["ts"]) // ATHLETES
@@ -437,8 +446,8 @@ def _gpxpy_document(match: dict, points: int) -> str:
 
 
 def main() -> None:
-    """`python -m bench.analytics`: the engine, then the database part in a throw-away
-    PostgreSQL database (`<DATABASE_URL name>_bench_analytics`)."""
+    """`python -m bench.analytics`: this part of `make bench` alone, in a throw-away PostgreSQL
+    database (`<DATABASE_URL name>_bench_analytics`)."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "asi_api.settings")
@@ -446,13 +455,11 @@ def main() -> None:
     from django.db import connection
     from django.test.utils import setup_test_environment
 
-    rounds = int(os.environ.get("BENCH_ROUNDS", "20"))
-    run(rounds)
     setup_test_environment()
     connection.settings_dict["TEST"]["NAME"] = f"{connection.settings_dict['NAME']}_bench_analytics"
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        run_database(rounds)
+        run(int(os.environ.get("BENCH_ROUNDS", "20")))
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

@@ -74,7 +74,6 @@ PER_DEVICE = 3  # preprocessed subscribers per device: 66
 TIMEFRAME_SUBSCRIBERS = 22  # one per timeframe
 ACTIVITY_SUBSCRIBERS = 12
 STALLED = 5  # non-reading clients per kind (preprocessed, activity)
-DRAIN_SECONDS = 4.0  # after the load: computed updates are coalesced to ≤ 1/s
 TARGET_PRE_P99_MS = 100
 TARGET_COMPUTED_P99_MS = 1500
 TARGET_IDLE_KIB = 100
@@ -381,6 +380,19 @@ async def subscribers_open(plan: list[Subscriber], token: str | None) -> None:
         raise RuntimeError(f"{len(failed)} subscribers could not open: {failed[0]!r}")
 
 
+async def quiet(plan: list[Subscriber], seconds: float = 2.0, limit: float = 20.0) -> None:
+    """Wait until no subscriber has received anything for `seconds` (at most `limit`)."""
+    deadline = time.monotonic() + limit
+    count, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now_count = sum(len(sub.frames) for sub in plan)
+        if now_count != count:
+            count, since = now_count, time.monotonic()
+        elif time.monotonic() - since >= seconds:
+            return
+        await asyncio.sleep(0.2)
+
+
 async def subscribers_close(plan: list[Subscriber]) -> None:
     await asyncio.gather(*(sub.ws.close() for sub in plan if sub.ws), return_exceptions=True)
     await asyncio.gather(*(sub.task for sub in plan if sub.task), return_exceptions=True)
@@ -587,6 +599,7 @@ class StalledClient:
                 self.frames.append(payload)
 
     def _until(self, done) -> None:
+        self._parse()  # the handshake's read may already hold frames
         while not done():
             chunk = self.sock.recv(65536)
             if not chunk:
@@ -694,7 +707,7 @@ async def _measure(stack: Stack, setup: dict) -> dict:
     elapsed = time.time() - began
     cpu = {name: (cpu_seconds(pid) - cpu[name]) / elapsed for name, pid in pids.items()}
     load_average = os.getloadavg()[0]
-    await asyncio.sleep(DRAIN_SECONDS)
+    await quiet(plan)
     out["load"] = analyse(plan, acks, setup, began)
     out["load"]["cpu"], out["load"]["loadavg"] = cpu, load_average
     out["load"]["ingest_ms"], out["load"]["errors"] = ingest_ms, errors
@@ -734,7 +747,7 @@ async def _measure(stack: Stack, setup: dict) -> dict:
         states = [tcp_state(stack.port, client.port) for client in stalled]
         samples.append((time.time() - began, rss_kib(stack.daphne_pid), states))
     acks, _, errors = await gateway_result(process, queue)
-    await asyncio.sleep(DRAIN_SECONDS)
+    await quiet(plan)
     rss_after = rss_kib(stack.daphne_pid)
     stall = analyse(plan, acks, setup, began)
     stall["behind"] = computed_behind(

@@ -304,9 +304,9 @@ def _exchange(
             body=content,
             duration_ms=round((time.monotonic() - started) * 1000),
         )
-    except (OSError, ssl.SSLError, http.client.HTTPException, ValueError):
-        if time.monotonic() >= deadline:
-            error = TimeoutError()
+    except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as failure:
+        # Past the deadline, whatever broke was the watchdog cutting the connection.
+        error = TimeoutError() if time.monotonic() >= deadline else failure
         raise DeliveryFailed(_describe(error, deadline - started)) from None
     finally:
         watchdog.cancel()

@@ -19,6 +19,23 @@ class JsonBooleanField(serializers.BooleanField):
         self.fail("invalid")
 
 
+class StringOnly:
+    """A text field that takes JSON strings only (DRF's CharField turns 17 into "17")."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a string.", code="invalid")
+        return super().to_internal_value(data)
+
+
+class UrlField(StringOnly, serializers.CharField):
+    pass
+
+
+class TokenField(StringOnly, serializers.RegexField):
+    pass
+
+
 class WebhookSerializer(serializers.ModelSerializer):
     """SPEC §9 webhook representation (output); the secret token is masked."""
 
@@ -55,8 +72,8 @@ class WebhookCreatedSerializer(WebhookSerializer):
 class WebhookInputSerializer(serializers.Serializer):
     """Input of create/update. The URL rules (https, public address) are the service's."""
 
-    webhook_url = serializers.CharField(max_length=2048, trim_whitespace=False)
-    secret_token = serializers.RegexField(
+    webhook_url = UrlField(max_length=2048, trim_whitespace=False)
+    secret_token = TokenField(
         r"^[\x21-\x7e]+$",
         min_length=SECRET_TOKEN_MIN_LENGTH,
         max_length=255,

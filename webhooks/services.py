@@ -92,7 +92,6 @@ def _check_subscribed(*, activity_events: bool, timeframes_events: bool) -> None
         )
 
 
-@transaction.atomic
 def webhook_create(
     *,
     activity: Activity,
@@ -104,7 +103,7 @@ def webhook_create(
     """Register a webhook on `activity` (the caller reached it through
     `selectors.activities_with_webhooks_of`, i.e. he owns it or is an admin). 400 when the URL
     is refused or no event is subscribed. The signing secret is generated here; the caller
-    shows it once."""
+    shows it once. The URL's lookup (up to 10 s) happens before anything is written."""
     _check_subscribed(activity_events=activity_events, timeframes_events=timeframes_events)
     webhook_url_check(webhook_url)
     return Webhook.objects.create(
@@ -117,7 +116,6 @@ def webhook_create(
     )
 
 
-@transaction.atomic
 def webhook_update(
     *,
     webhook: Webhook,
@@ -129,9 +127,31 @@ def webhook_update(
 ) -> Webhook:
     """Change the given fields (None: unchanged). `is_active: true` re-enables a disabled
     webhook (its failure count starts again); `false` pauses it. Same 400s as creation."""
-    webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)
     if webhook_url is not None and webhook_url != webhook.webhook_url:
+        # Before the row lock: the lookup may take seconds.
         webhook_url_check(webhook_url)
+    with transaction.atomic():
+        return _webhook_change(
+            webhook,
+            webhook_url=webhook_url,
+            secret_token=secret_token,
+            activity_events=activity_events,
+            timeframes_events=timeframes_events,
+            is_active=is_active,
+        )
+
+
+def _webhook_change(
+    webhook: Webhook,
+    *,
+    webhook_url: str | None,
+    secret_token: str | None,
+    activity_events: bool | None,
+    timeframes_events: bool | None,
+    is_active: bool | None,
+) -> Webhook:
+    webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)
+    if webhook_url is not None:
         webhook.webhook_url = webhook_url
     if secret_token is not None:
         webhook.secret_token = secret_token
@@ -414,6 +434,11 @@ def delivery_attempt(*, delivery_id: int) -> Delivery | None:
         )
     except (http.UrlRefused, http.DeliveryFailed) as failure:
         error = str(failure)
+    except Exception:
+        # A bug, not the receiver's fault: still an attempt on the schedule, not a row that
+        # the sweep would claim again after every lease.
+        logger.exception("webhook delivery %s: sending failed", delivery_id)
+        error = "Internal error while sending; the attempt will be retried."
     else:
         status_code, duration_ms = answer.status, answer.duration_ms
         excerpt = answer.body.decode("utf-8", errors="replace")

@@ -6,14 +6,17 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 from django.db import connection
 
 from activities.services import activity_update
-from tests.e2e.conftest import BIN, ROOT
+from tests.e2e.conftest import ROOT
 from tests.webhooks.conftest import Receiver, receiver_running
 from webhooks.models import Delivery, DeliveryStatus
 from webhooks.services import webhook_create
@@ -23,9 +26,40 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 LEASE_SECONDS = 12  # more than the 10 s request deadline, short enough for a test
 
 
+# The worker, with a key prefix on the broker: this story's messages cannot be taken by any
+# other worker sharing the Redis database (another checkout's, a benchmark's).
+WORKER = """
+import sys
+from asi_api.celery import app
+app.conf.broker_transport_options = {
+    **app.conf.broker_transport_options, "global_keyprefix": sys.argv[1]
+}
+app.worker_main(["worker", "-B", "-s", sys.argv[2], "--pool=solo", "--loglevel=INFO"])
+"""
+
+
 @pytest.fixture
-def start_worker(tmp_path) -> Iterator[Callable[[], subprocess.Popen]]:
-    """`start_worker()` runs `celery worker -B` (beat inside: the sweep every second) on the
+def broker_prefix() -> Iterator[str]:
+    """This test's own broker key prefix, for the messages it sends and its workers."""
+    from asi_api.celery import app
+
+    prefix = f"e2e-webhooks-{uuid.uuid4().hex[:8]}:"
+    original = app.conf.broker_transport_options
+    app.pool.force_close_all()
+    app._pool = None
+    app.conf.broker_transport_options = {**original, "global_keyprefix": prefix}
+    yield prefix
+    app.pool.force_close_all()
+    app._pool = None
+    app.conf.broker_transport_options = original
+    broker = redis.Redis.from_url(app.conf.broker_url)
+    for key in broker.scan_iter(f"{prefix}*"):
+        broker.delete(key)
+
+
+@pytest.fixture
+def start_worker(tmp_path, broker_prefix) -> Iterator[Callable[[], subprocess.Popen]]:
+    """`start_worker()` runs a Celery worker with beat inside (the sweep every second) on the
     test database; every worker started is stopped at the end."""
     db = connection.settings_dict
     env = dict(os.environ)
@@ -40,18 +74,9 @@ def start_worker(tmp_path) -> Iterator[Callable[[], subprocess.Popen]]:
     started: list[subprocess.Popen] = []
 
     def start() -> subprocess.Popen:
+        schedule = tmp_path / f"beat-schedule-{len(started)}"
         process = subprocess.Popen(
-            [
-                str(BIN / "celery"),
-                "-A",
-                "asi_api",
-                "worker",
-                "-B",
-                "-s",
-                str(tmp_path / f"beat-schedule-{len(started)}"),
-                "--pool=solo",
-                "--loglevel=INFO",
-            ],
+            [sys.executable, "-c", WORKER, broker_prefix, str(schedule)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -2,6 +2,8 @@
 told, and that a refused request stores nothing."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.webhooks.conftest import SECRET_TOKEN
 from webhooks.models import Delivery, DeliveryStatus, Webhook
@@ -281,3 +283,45 @@ def test_an_update_that_unsubscribes_everything_is_refused(api, alice, hook):
     assert response.status_code == 400
     hook.refresh_from_db()
     assert hook.activity_events and hook.timeframes_events
+
+
+JUNK = [None, 0, -1, 2**70, 1.5, "", "x" * 10, [], ["https://a.example"], {}, {"a": 1}, True]
+
+
+@pytest.mark.parametrize("field", ["webhook_url", "secret_token", "activity_events"])
+@pytest.mark.parametrize("value", JUNK)
+def test_it_answers_junk_with_400_never_500(api, alice, hook, body, field, value):
+    if (field, value) in [("activity_events", True), ("secret_token", "x" * 10)]:
+        return  # valid values
+    client = api(alice)
+    created = client.post(collection(hook.activity), body | {field: value})
+    changed = client.patch(detail(hook), {field: value})
+    assert created.status_code == 400, created.json()
+    assert changed.status_code == 400, changed.json()
+    assert Webhook.objects.count() == 1
+
+
+@pytest.mark.parametrize("payload", [[], "text", 17, None, [{"webhook_url": "x"}]])
+def test_it_answers_a_body_that_is_not_an_object_with_400(api, alice, hook, payload):
+    import json
+
+    response = api(alice).generic(
+        "POST", collection(hook.activity), json.dumps(payload), content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert Webhook.objects.count() == 1
+
+
+def test_it_lists_the_delivery_log_in_constant_queries(api, alice, hook, receiver):
+    from webhooks.services import webhook_ping
+
+    client = api(alice)
+    url = f"{detail(hook)}deliveries/"
+    webhook_ping(webhook=hook)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(url).json()["count"] == 1
+    for _ in range(5):
+        webhook_ping(webhook=hook)
+    with CaptureQueriesContext(connection) as six:
+        assert client.get(url).json()["count"] == 6
+    assert len(one) == len(six) <= 8

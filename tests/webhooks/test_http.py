@@ -193,3 +193,76 @@ def test_it_verifies_tls_certificates(receiver):
             f"https://127.0.0.1:{receiver.port}/hook", body=BODY, headers={}, allow_private=True
         )
     assert receiver.requests == []
+
+
+@pytest.fixture
+def tls_receiver(receiver, tmp_path):
+    """A TLS front of `receiver`'s handler: a certificate for the name `vm` only (which
+    resolves to 127.0.0.1 here), and the client context that trusts it."""
+    import datetime
+    import ssl
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from tests.webhooks.conftest import QuietServer, _handler
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vm")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("vm")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = QuietServer(("127.0.0.1", 0), _handler(receiver))
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_file, key_file)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    client_context = ssl.create_default_context(cafile=str(cert_file))
+    yield server.server_address[1], client_context
+    server.shutdown()
+    server.server_close()
+
+
+def test_it_speaks_tls_to_the_checked_address_verifying_the_host_name(receiver, tls_receiver):
+    port, context = tls_receiver
+    answer = http.post(
+        f"https://vm:{port}/hook", body=BODY, headers={}, allow_private=True, context=context
+    )
+    assert answer.status == 200
+    assert receiver.requests[0].headers["host"] == f"vm:{port}"
+
+
+def test_it_refuses_a_certificate_for_another_name(receiver, tls_receiver):
+    port, context = tls_receiver
+    # Same server, same address, but the URL names 127.0.0.1, which the certificate does not.
+    with pytest.raises(http.DeliveryFailed, match="TLS certificate rejected"):
+        http.post(
+            f"https://127.0.0.1:{port}/hook",
+            body=BODY,
+            headers={},
+            allow_private=True,
+            context=context,
+        )
+    assert receiver.requests == []

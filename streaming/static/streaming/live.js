@@ -33,6 +33,7 @@
     streams: {},       // key → Stream
     dirty: { table: true, field: true, chart: true },
     origin: null,      // [lat, lon] of the local projection
+    received: {},      // stream key → data messages received (for the curious)
   };
   window.liveState = state; // for the browser tests and the curious
 
@@ -127,6 +128,7 @@
         return;
       }
       if (socket !== self.socket) return; // an old socket's last words during a handoff
+      state.received[self.key] = (state.received[self.key] || 0) + 1;
       self.handlers.message(message);
     };
     socket.onclose = function (event) {
