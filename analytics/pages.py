@@ -249,7 +249,7 @@ def _track_svg(track: Track | None) -> dict | None:
         "start": {"x": first[0], "y": -first[1]},
         "end": {"x": last[0], "y": -last[1]},
         "marker": round(unit * 0.012, 2),
-        "stroke": round(unit * 0.004, 2),
+        "stroke": round(unit * 0.003, 2),
         "bar": {
             "x1": round(min_x + unit * 0.03, 1),
             "x2": round(min_x + unit * 0.03 + scale, 1),

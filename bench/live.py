@@ -24,7 +24,8 @@ streams; 12 on the activity stream) read everything.
 
 Timestamps are `time.time()` in every process of this machine. Run alone: `python -m bench.live`
 (its own throw-away database `<DATABASE_URL name>_bench_live`; needs REDIS_URL).
-Environment: BENCH_LIVE_SECONDS (25), BENCH_LIVE_STALL_SECONDS (60), BENCH_LIVE_IDLE_SOCKETS
+Environment: BENCH_LIVE_SECONDS (25), BENCH_LIVE_STALL_SECONDS (60), BENCH_LIVE_STALLED (5 per kind),
+BENCH_LIVE_IDLE_SOCKETS
 (1000).
 """
 
@@ -73,7 +74,7 @@ DEVICES = 22
 PER_DEVICE = 3  # preprocessed subscribers per device: 66
 TIMEFRAME_SUBSCRIBERS = 22  # one per timeframe
 ACTIVITY_SUBSCRIBERS = 12
-STALLED = 5  # non-reading clients per kind (preprocessed, activity)
+STALLED = int(os.environ.get("BENCH_LIVE_STALLED", "5"))  # non-readers per kind
 TARGET_PRE_P99_MS = 100
 TARGET_COMPUTED_P99_MS = 1500
 TARGET_IDLE_KIB = 100
@@ -681,6 +682,32 @@ def _baseline_server(port: int, setup: dict, template: dict, ready) -> None:
 # --- the run ---------------------------------------------------------------------------------------
 
 
+async def load_phase(
+    stack: Stack, setup: dict, plan: list[Subscriber], seconds: float, meanwhile=None
+) -> dict:
+    """Play the match for `seconds` to the readers of `plan` (and run `meanwhile(began)`,
+    a coroutine, alongside); their latencies and losses, the ingest latency and the CPU used."""
+    for sub in plan:
+        sub.frames.clear()
+    began = time.time()
+    pids = {name: p.pid for name, p in stack.processes.items()}
+    cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    process, queue = gateway_start(stack.base, setup["gateway_token"], setup["names"], seconds)
+    side = asyncio.create_task(meanwhile(began, process)) if meanwhile else None
+    acks, ingest_ms, errors = await gateway_result(process, queue)
+    elapsed = time.time() - began
+    cpu = {name: (cpu_seconds(pid) - cpu[name]) / elapsed for name, pid in pids.items()}
+    load_average = os.getloadavg()[0]
+    side_result = await side if side else None
+    await quiet(plan)
+    result = analyse(plan, acks, setup, began)
+    result |= {"cpu": cpu, "loadavg": load_average, "ingest_ms": ingest_ms, "errors": errors}
+    result["acks"], result["side"] = acks, side_result
+    stored = stored_revisions(stack.base, setup["token"], setup["timeframes"])
+    result["behind"] = computed_behind(result, stored)
+    return result
+
+
 async def _measure(stack: Stack, setup: dict) -> dict:
     token, ws = setup["token"], stack.ws
     activity = setup["activity"]
@@ -699,20 +726,7 @@ async def _measure(stack: Stack, setup: dict) -> dict:
     plan = plan_subscribers(urls, setup)
     await subscribers_open(plan, token)
     await asyncio.sleep(1.0)  # snapshots in
-    began = time.time()
-    pids = {name: p.pid for name, p in stack.processes.items()}
-    cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    process, queue = gateway_start(stack.base, setup["gateway_token"], setup["names"], SECONDS)
-    acks, ingest_ms, errors = await gateway_result(process, queue)
-    elapsed = time.time() - began
-    cpu = {name: (cpu_seconds(pid) - cpu[name]) / elapsed for name, pid in pids.items()}
-    load_average = os.getloadavg()[0]
-    await quiet(plan)
-    out["load"] = analyse(plan, acks, setup, began)
-    out["load"]["cpu"], out["load"]["loadavg"] = cpu, load_average
-    out["load"]["ingest_ms"], out["load"]["errors"] = ingest_ms, errors
-    stored = stored_revisions(stack.base, token, setup["timeframes"])
-    out["load"]["behind"] = computed_behind(out["load"], stored)
+    out["load"] = await load_phase(stack, setup, plan, SECONDS)
     out["template"] = next(
         (
             orjson.loads(raw)
@@ -724,38 +738,32 @@ async def _measure(stack: Stack, setup: dict) -> dict:
     )
 
     # 3. clients that stop reading, while the others go on
-    for sub in plan:
-        sub.frames.clear()
     stalled_paths = [urls["preprocessed"](0)[len(ws) :]] * STALLED
     stalled_paths += [urls["activity"][len(ws) :]] * STALLED
     rss_before = rss_kib(stack.daphne_pid)
-    began = time.time()
-    process, queue = gateway_start(
-        stack.base, setup["gateway_token"], setup["names"], STALL_SECONDS
-    )
-    await asyncio.sleep(2.0)  # data flowing first, as during a match
-    # Blocking sockets: opened in threads, so the readers' event loop keeps answering pings.
-    opened = await asyncio.gather(
-        *(asyncio.to_thread(StalledClient, stack.port, path, token) for path in stalled_paths),
-        return_exceptions=True,
-    )
-    stalled = [c for c in opened if isinstance(c, StalledClient)]
-    stalled_failed = [repr(c) for c in opened if not isinstance(c, StalledClient)]
-    samples = []
-    while process.is_alive():
-        await asyncio.sleep(5.0)
-        states = [tcp_state(stack.port, client.port) for client in stalled]
-        samples.append((time.time() - began, rss_kib(stack.daphne_pid), states))
-    acks, _, errors = await gateway_result(process, queue)
-    await quiet(plan)
+
+    async def stall(began: float, gateway) -> tuple[list, list, list]:
+        await asyncio.sleep(2.0)  # data flowing first, as during a match
+        # Blocking sockets: opened in threads, so the readers' loop keeps answering pings.
+        opened = await asyncio.gather(
+            *(asyncio.to_thread(StalledClient, stack.port, p, token) for p in stalled_paths),
+            return_exceptions=True,
+        )
+        clients = [c for c in opened if isinstance(c, StalledClient)]
+        failed = [repr(c) for c in opened if not isinstance(c, StalledClient)]
+        samples = []
+        while gateway.is_alive():
+            await asyncio.sleep(5.0)
+            states = [tcp_state(stack.port, client.port) for client in clients]
+            samples.append((time.time() - began, rss_kib(stack.daphne_pid), states))
+        return clients, failed, samples
+
+    readers = await load_phase(stack, setup, plan, STALL_SECONDS, stall)
     rss_after = rss_kib(stack.daphne_pid)
-    stall = analyse(plan, acks, setup, began)
-    stall["behind"] = computed_behind(
-        stall, stored_revisions(stack.base, token, setup["timeframes"])
-    )
+    stalled, stalled_failed, samples = readers["side"]
     # What each kind of stalled client should have had: what a reader of the same stream got.
     reader_frames = {
-        "preprocessed": sum(1 for device, _ in acks if device == setup["names"][0]),
+        "preprocessed": sum(1 for device, _ in readers["acks"] if device == setup["names"][0]),
         "activity": max((len(sub.frames) for sub in plan if sub.kind == "activity"), default=0),
     }
     outcomes = []
@@ -767,8 +775,7 @@ async def _measure(stack: Stack, setup: dict) -> dict:
         "rss": (rss_before, rss_after),
         "samples": samples,
         "outcomes": outcomes,
-        "readers": stall,
-        "errors": errors,
+        "readers": readers,
         "failed": stalled_failed,
     }
     await subscribers_close(plan)
@@ -807,6 +814,16 @@ async def _measure_baseline(setup: dict, template: dict) -> dict:
         server.join(10)
 
 
+def print_ingest(result: dict) -> None:
+    print(
+        f"  ingest POST p50 {statistics.median(result['ingest_ms'] or [0]):.1f} ms, "
+        f"p99 {percentile(result['ingest_ms'], 0.99):.1f} ms, {len(result['errors'])} errors; "
+        "CPU (share of one core): "
+        + ", ".join(f"{name} {share:.0%}" for name, share in result["cpu"].items())
+        + f"; machine load average {result['loadavg']:.1f} on {os.cpu_count()} cores"
+    )
+
+
 def _report(out: dict, base: dict) -> None:
     load, stall = out["load"], out["stall"]
     print(
@@ -815,13 +832,7 @@ def _report(out: dict, base: dict) -> None:
         f"({DEVICES * PER_DEVICE} preprocessed, {TIMEFRAME_SUBSCRIBERS} timeframe, "
         f"{ACTIVITY_SUBSCRIBERS} activity), {SECONDS:.0f} s; daphne + Celery + Redis + PostgreSQL"
     )
-    print(
-        f"  ingest POST p50 {statistics.median(load['ingest_ms'] or [0]):.1f} ms, "
-        f"p99 {percentile(load['ingest_ms'], 0.99):.1f} ms, {len(load['errors'])} errors; "
-        "CPU (share of one core): "
-        + ", ".join(f"{name} {share:.0%}" for name, share in load["cpu"].items())
-        + f"; machine load average {load['loadavg']:.1f} on {os.cpu_count()} cores"
-    )
+    print_ingest(load)
     print_latency("preprocessed frame after ingest ack", load["pre_ms"], TARGET_PRE_P99_MS)
     print_latency("computed frame after ingest ack", load["computed_ms"], TARGET_COMPUTED_P99_MS)
     behind, streams = load["behind"]
@@ -852,7 +863,7 @@ def _report(out: dict, base: dict) -> None:
     print(
         f"Clients that stop reading: {STALLED} on a preprocessed stream + {STALLED} on the "
         f"activity stream, {STALL_SECONDS:.0f} s of load: daphne RSS {rss_before / 1024:.1f} → "
-        f"{rss_after / 1024:.1f} MiB ({(rss_after - rss_before) / (2 * STALLED):+.0f} KiB per "
+        f"{rss_after / 1024:.1f} MiB ({(rss_after - rss_before) / max(2 * STALLED, 1):+.0f} KiB per "
         f"stalled client, load included)"
     )
     for elapsed, rss, states in stall["samples"]:
@@ -873,11 +884,13 @@ def _report(out: dict, base: dict) -> None:
             f"  {kind:12} stalled clients: {got} of {should} frames delivered when they read "
             f"again ({should - got} dropped); connection then: {', '.join(endings)}"
         )
-    if stall["errors"]:
-        print(f"  ingest errors meanwhile: {stall['errors'][:5]}")
     if stall["failed"]:
         print(f"  stalled clients that failed to authenticate: {stall['failed']}")
     readers = stall["readers"]
+    print(
+        "  the 100 readers meanwhile (compare with the first measurement, without stalled clients):"
+    )
+    print_ingest(readers)
     print_latency("readers meanwhile: preprocessed", readers["pre_ms"], TARGET_PRE_P99_MS)
     print_latency("readers meanwhile: computed", readers["computed_ms"], TARGET_COMPUTED_P99_MS)
     print(

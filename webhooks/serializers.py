@@ -2,7 +2,7 @@ import json
 
 from rest_framework import serializers
 
-from webhooks.models import Delivery, Webhook
+from webhooks.models import Attempt, Delivery, Webhook
 from webhooks.services import secret_mask
 
 SECRET_TOKEN_MIN_LENGTH = 8
@@ -119,3 +119,20 @@ class DeliverySerializer(serializers.ModelSerializer):
 
     def get_payload(self, delivery: Delivery) -> dict:
         return json.loads(delivery.body)
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attempt
+        fields = ["at", "status_code", "duration_ms", "error"]
+        read_only_fields = fields
+
+
+class DeliveryDetailSerializer(DeliverySerializer):
+    """One delivery with each of its attempts, oldest first."""
+
+    attempt_log = AttemptSerializer(many=True, read_only=True, source="attempt_rows")
+
+    class Meta(DeliverySerializer.Meta):
+        fields = [*DeliverySerializer.Meta.fields, "attempt_log"]
+        read_only_fields = fields

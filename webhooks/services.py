@@ -510,7 +510,9 @@ def _attempt_record(
     return delivery
 
 
-def _webhook_outcome(webhook_id: int, *, succeeded: bool, status_code: int | None, now) -> None:
+def _webhook_outcome(
+    webhook_id: int, *, succeeded: bool, status_code: int | None, now: datetime
+) -> None:
     webhook = Webhook.objects.select_for_update().filter(pk=webhook_id).first()
     if webhook is None:
         return

@@ -14,6 +14,7 @@ from webhooks import services
 from webhooks.models import Delivery, Webhook
 from webhooks.selectors import activity_for_webhooks, deliveries_of, webhooks_of
 from webhooks.serializers import (
+    DeliveryDetailSerializer,
     DeliverySerializer,
     SigningSecretSerializer,
     WebhookCreatedSerializer,
@@ -114,8 +115,10 @@ class WebhookViewSet(
 
 
 @extend_schema(tags=["webhooks"], parameters=[ACTIVITY_PARAMETER, WEBHOOK_PARAMETER])
-class DeliveryViewSet(ActivityWebhooksMixin, mixins.ListModelMixin, GenericViewSet):
-    """The delivery log of a webhook, newest first, and redelivery."""
+class DeliveryViewSet(
+    ActivityWebhooksMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet
+):
+    """The delivery log of a webhook, newest first; one delivery with its attempts; redelivery."""
 
     queryset = Delivery.objects.none()  # for the OpenAPI generator; get_queryset decides
     serializer_class = DeliverySerializer
@@ -134,6 +137,9 @@ class DeliveryViewSet(ActivityWebhooksMixin, mixins.ListModelMixin, GenericViewS
 
     def get_queryset(self) -> QuerySet[Delivery]:
         return deliveries_of(self.webhook)
+
+    def get_serializer_class(self) -> type[DeliverySerializer]:
+        return DeliveryDetailSerializer if self.action == "retrieve" else DeliverySerializer
 
     @extend_schema(request=None, responses={202: DeliverySerializer})
     @action(detail=True, methods=["post"])

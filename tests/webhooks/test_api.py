@@ -181,7 +181,7 @@ def test_a_failed_ping_is_not_retried_and_does_not_count(api, alice, hook, recei
     assert hook.consecutive_failures == 0 and hook.is_active
 
 
-def test_it_shows_the_delivery_log_and_redelivers(api, alice, hook, receiver):
+def test_it_shows_the_delivery_log_and_redelivers(api, alice, mallory, hook, receiver):
     receiver.answer(500)
     api(alice).post(f"{detail(hook)}ping/")
     log = api(alice).get(f"{detail(hook)}deliveries/").json()
@@ -198,6 +198,11 @@ def test_it_shows_the_delivery_log_and_redelivers(api, alice, hook, receiver):
     assert response.json()["status"] == "pending" and response.json()["attempts"] == 1
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.PENDING and delivery.message_id == row["message_id"]
+    one = api(alice).get(f"{detail(hook)}deliveries/{row['id']}/").json()
+    assert [(a["status_code"], a["error"]) for a in one["attempt_log"]] == [
+        (500, "500 Internal Server Error")
+    ]
+    assert api(mallory).get(f"{detail(hook)}deliveries/{row['id']}/").status_code == 404
     unknown = f"{detail(hook)}deliveries/999999/redeliver/"
     assert api(alice).post(unknown).status_code == 404
     assert api(alice).get(f"{detail(hook)}deliveries/", {"ordering": "nope"}).status_code == 400

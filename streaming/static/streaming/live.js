@@ -34,6 +34,7 @@
     dirty: { table: true, field: true, chart: true },
     origin: null,      // [lat, lon] of the local projection
     received: {},      // stream key → data messages received (for the curious)
+    delays: [],        // ms from computed_at to arrival, of the last 200 computed updates
   };
   window.liveState = state; // for the browser tests and the curious
 
@@ -190,6 +191,11 @@
       row.lastAdvance = Date.now();
     }
     row.data = data;
+    if (data.computed_at) {
+      // How long the update took from the server's commit to this page (clocks permitting).
+      state.delays.push(Date.now() - Date.parse(data.computed_at));
+      if (state.delays.length > 200) state.delays.shift();
+    }
     if (state.selected == null) { state.selected = row.id; state.dirty.field = state.dirty.chart = true; }
     if (row.meta == null) timeframeDetails(row);
     state.dirty.table = true;
@@ -259,7 +265,9 @@
 
   function fmt(value, digits) {
     if (value == null || isNaN(value)) return "–";
-    return Number(value).toLocaleString("en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    // Thousands apart by a narrow no-break space, as on the report pages.
+    return Number(value).toLocaleString("en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits })
+      .replace(/,/g, "\u202f");
   }
 
   function clock(seconds) {
