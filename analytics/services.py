@@ -135,9 +135,9 @@ def _locked(timeframe_id: int) -> tuple[ComputedData, Timeframe] | None:
     under that lock; None if the timeframe is gone. Call inside `transaction.atomic`."""
     if not Timeframe.objects.filter(pk=timeframe_id).exists():
         return None
-    # Two first computations of a timeframe race to insert the row: the loser's insert does
-    # nothing. Then the lock serialises read-compute-store.
-    # INSERT … ON CONFLICT DO NOTHING: no read of the (large) row before the locking one.
+    # INSERT … ON CONFLICT DO NOTHING: of two first computations racing to insert the row, the
+    # loser's insert does nothing, and nothing reads the row before the locking read. Then the
+    # lock serialises read-compute-store.
     ComputedData.objects.bulk_create(
         [ComputedData(timeframe_id=timeframe_id)], ignore_conflicts=True
     )

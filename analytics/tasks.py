@@ -52,11 +52,10 @@ def samples_arrived(spans: list[list[int]]) -> None:
     worker holds one row lock at a time); a coalesced one gets a follow-up task at the end of
     its second. Idempotent: a repeat finds the samples absorbed already and stores nothing.
     """
-    for device_id, t_min, t_max in spans:
-        for timeframe_id in timeframes_covering(device_id=device_id, t_min=t_min, t_max=t_max):
-            outcome = timeframe_live_update(timeframe_id=timeframe_id, arrived_from=t_min)
-            if outcome is not None and outcome.follow_up is not None:
-                follow_up_schedule(timeframe_id, outcome.follow_up)
+    for timeframe_id, t_min in timeframes_covering(spans):
+        outcome = timeframe_live_update(timeframe_id=timeframe_id, arrived_from=t_min)
+        if outcome is not None and outcome.follow_up is not None:
+            follow_up_schedule(timeframe_id, outcome.follow_up)
 
 
 @shared_task(name="analytics.tasks.computed_due", acks_late=True, ignore_result=True, **RETRY)

@@ -305,6 +305,9 @@ OAUTH2_PROVIDER = {
 # Resource servers that may introspect any token; any other client only its own tokens (and
 # `{"active": false}` for the rest). Comma-separated client ids.
 OAUTH_INTROSPECTION_CLIENT_IDS = env.list("OAUTH_INTROSPECTION_CLIENT_IDS", default=[])
+# Lifetime of the live page's access tokens (users/page_token.py, docs/pages.md): minutes, so a
+# token copied out of a page is worth little; the page renews it at 60 %.
+PAGE_TOKEN_SECONDS = env.int("PAGE_TOKEN_SECONDS", default=600)
 
 # Brute-force protection of password logins (login page, password grant, admin login): failures
 # per fixed window, counted in the cache. The policy is explained in users/login_throttle.py.

@@ -330,7 +330,7 @@ def run_database(rounds: int = 20) -> None:
             since = int(match["ts"][lo])
 
             def covering(since: int = since) -> None:
-                timeframes_covering(device_id=timeframe.device_id, t_min=since, t_max=since + 900)
+                timeframes_covering([[timeframe.device_id, since, since + 900]])
 
             def update(since: int = since) -> None:
                 outcome = timeframe_live_update(

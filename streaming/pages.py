@@ -13,7 +13,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from activities.selectors import activities_visible_to
-from users.page_token import PAGE_TOKEN_SECONDS
 
 
 @login_required
@@ -29,7 +28,6 @@ def live_activity(request: HttpRequest, pk: int) -> HttpResponse:
             "activity": activity.pk,
             "user": user.pk,
             "tokenUrl": "/live/token/",
-            "tokenSeconds": PAGE_TOKEN_SECONDS,
         },
     }
     return render(request, "streaming/live.html", context)

@@ -15,6 +15,7 @@ revokes every page token of the user (`page_tokens_revoke`, on `user_logged_out`
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -32,8 +33,6 @@ from users.oauth import ALL
 
 PAGES_CLIENT_ID = "asi-pages"
 PAGES_APPLICATION_NAME = "ASI API pages (live session page)"
-# Minutes, not hours: a token copied out of a page is worth little. The page renews at 60 %.
-PAGE_TOKEN_SECONDS = 600
 
 
 def pages_application() -> AbstractApplication:
@@ -55,15 +54,17 @@ def pages_application() -> AbstractApplication:
 
 
 def page_token_issue(*, user: User) -> tuple[str, int]:
-    """A new access token (scope `all`, `PAGE_TOKEN_SECONDS` long) for `user`; (token, seconds)."""
+    """A new access token (scope `all`, `settings.PAGE_TOKEN_SECONDS` long — minutes, not
+    hours) for `user`; (token, seconds)."""
+    seconds = settings.PAGE_TOKEN_SECONDS
     token = get_access_token_model().objects.create(
         user=user,
         application=pages_application(),
         token=secrets.token_urlsafe(30),
         scope=ALL,
-        expires=timezone.now() + timedelta(seconds=PAGE_TOKEN_SECONDS),
+        expires=timezone.now() + timedelta(seconds=seconds),
     )
-    return token.token, PAGE_TOKEN_SECONDS
+    return token.token, seconds
 
 
 @transaction.atomic

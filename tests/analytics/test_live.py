@@ -17,6 +17,7 @@ from django.db import connection
 
 from analytics import tasks as analytics_tasks
 from analytics.models import ComputedData
+from analytics.selectors import timeframes_covering
 from analytics.services import (
     HEAD_FIELDS,
     computed_due_claim,
@@ -309,3 +310,23 @@ def test_embedded_mode_runs_the_follow_up_in_the_runner_thread(settings, monkeyp
 
     assert ran.wait(timeout=5)
     assert seen == [(7, "asi-embedded-runner")]
+
+
+def test_it_finds_the_timeframes_covering_each_device_s_new_samples_in_one_query(
+    evening, band, match, make_device, own, make_timeframe, alice, django_assert_num_queries
+):
+    other = make_device()
+    own(other, alice, MATCH_START)
+    later = make_timeframe(other, match, MATCH_END, MATCH_END + timedelta(hours=1))
+    end = T_START + 7_200_000  # MATCH_END, epoch ms
+
+    with django_assert_num_queries(1):
+        found = timeframes_covering(
+            [[band.pk, T_START - 5000, T_START], [other.pk, end - 1000, end - 1]]
+        )
+    assert found == [(evening.pk, T_START - 5000)]  # `later` starts after these samples
+
+    assert timeframes_covering([[band.pk, end, end + 900], [other.pk, end, end + 900]]) == [
+        (later.pk, end)  # [start, end): the band's evening has ended at `end`
+    ]
+    assert timeframes_covering([]) == []

@@ -420,11 +420,12 @@ def test_a_replayed_recording_arrives_once_and_in_order(
             {"buffer_size": 10, "flush_timeout": 12},
         )
         received: list[dict] = []
+        done = threading.Event()
 
         def read() -> None:
-            with suppress(TimeoutError):
-                while True:
-                    received.append(json.loads(ws.recv(20)))  # > flush_timeout
+            while not done.is_set():
+                with suppress(TimeoutError):
+                    received.append(json.loads(ws.recv(1)))
 
         reader = threading.Thread(target=read)
         reader.start()
@@ -432,14 +433,20 @@ def test_a_replayed_recording_arrives_once_and_in_order(
         call_command(
             "simulate_match",
             *("--url", base, f"--token={gateway_token}", "--replay", str(recording)),
-            *("--speed", "0", "--start-ms", str(start_ms), "--no-progress"),
+            *("--speed", "0", "--batch-seconds", "10", "--start-ms", str(start_ms)),
+            "--no-progress",
             stdout=out,
         )
-        reader.join(60)
+        frame = samples_read(device_id=device.pk, start=0, stop=start_ms + 86_400_000)
+        stored = frame.channels["gnss"][0].tolist()
+        deadline = time.monotonic() + 30  # the last 10 packets come after flush_timeout
+        while len(gnss_stamps(received)) < len(stored) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)  # anything sent twice would come now
+        done.set()
+        reader.join(5)
         ws.close()
 
-    frame = samples_read(device_id=device.pk, start=0, stop=start_ms + 86_400_000)
-    stored = frame.channels["gnss"][0].tolist()
     streamed = gnss_stamps(received)
     assert "0 errors" in out.getvalue()
     assert len(stored) > 30_000

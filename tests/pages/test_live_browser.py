@@ -11,16 +11,19 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 import requests
 from django.db import connection
 from django.utils import timezone
+from oauth2_provider.models import AccessToken
 
 from tests.e2e.conftest import BIN, ROOT, daphne, free_port, manage
 from tests.pages.conftest import DESKTOP, TABLET, YEAR_2000, recording_packets, screenshot
 from users.models import PermissionKind
+from users.page_token import PAGES_CLIENT_ID
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -168,11 +171,17 @@ def matches_rest(page, api_client, timeframes) -> bool:
     return True
 
 
-def test_the_live_page_follows_a_replayed_session(
+@dataclass
+class Session:
+    activity: object
+    timeframes: list
+    recordings: dict[str, list[dict]]  # device name → its packets, moved to now
+
+
+@pytest.fixture
+def session(
     _default_schemas,
     _channels_forgotten,
-    service_env,
-    worker,
     alice,
     carol,
     bob,
@@ -181,10 +190,8 @@ def test_the_live_page_follows_a_replayed_session(
     grant,
     make_activity,
     make_timeframe,
-    token_for,
-    api,
-    page_as,
-):
+) -> Session:
+    """carol with the fenix 2 and bob with the vest in alice's "Live run", starting now."""
     now = timezone.now()
     recordings = {}
     timeframes = []
@@ -209,6 +216,21 @@ def test_the_live_page_follows_a_replayed_session(
             )
         )
         recordings[device.device_name] = shifted(packets, int(now.timestamp() * 1000), at)
+    return Session(activity=activity, timeframes=timeframes, recordings=recordings)
+
+
+def holds_every_fix_once(page, replay: Replay, timeframes) -> None:
+    """No gap and nothing twice: the page holds every fix sent, once, in order."""
+    for timeframe in timeframes:
+        sent = replay.gnss_sent(timeframe.device.device_name)
+        held = page.evaluate(f"window.liveState.devices[{timeframe.device_id}].gnss.map(g => g[0])")
+        assert held == sent  # all within the page's 10-minute window
+
+
+def test_the_live_page_follows_a_replayed_session(
+    session, service_env, worker, alice, token_for, api, page_as
+):
+    activity, timeframes, recordings = session.activity, session.timeframes, session.recordings
     gateway_token = token_for(None, scope="ingest")
     rest = api(alice)
     port = free_port()
@@ -240,16 +262,45 @@ def test_the_live_page_follows_a_replayed_session(
         replay.play(20)
         wait_for(lambda: page.locator("[data-stale]").count() == 0, what="fresh rows")
         wait_for(lambda: matches_rest(page, rest, timeframes), what="REST values after restart")
-        # No gap and nothing twice: the page holds every fix sent, once, in order.
-        for device_name in recordings:
-            device_id = next(t.device_id for t in timeframes if t.device.device_name == device_name)
-            sent = replay.gnss_sent(device_name)
-            held = page.evaluate(f"window.liveState.devices[{device_id}].gnss.map(g => g[0])")
-            assert held == sent[len(sent) - len(held) :]
-            assert held[-1] == sent[-1]
-            assert len(held) == len(sent)  # all within the page's 10-minute window
+        holds_every_fix_once(page, replay, timeframes)
         assert page.js_errors == []
         tablet = page_as(alice, base, width=TABLET)
         tablet.goto(f"{base}/live/activities/{activity.pk}/")
         wait_for(lambda: len(shown_rows(tablet)) == 2, what="rows at tablet width")
         screenshot(tablet, f"live-{TABLET}")
+
+
+def test_the_live_page_renews_its_token_and_stops_at_logout(
+    session, service_env, worker, alice, token_for, api, page_as
+):
+    # Tokens of 8 s: the page renews after 4.8 s and moves every stream to the new token.
+    service_env["PAGE_TOKEN_SECONDS"] = "8"
+    gateway_token = token_for(None, scope="ingest")
+    with daphne(service_env) as base:
+        page = page_as(alice, base)
+        page.goto(f"{base}/live/activities/{session.activity.pk}/")
+        wait_for(lambda: page.text_content("#status") == "live", what="the activity stream")
+        replay = Replay(base, gateway_token, session.recordings)
+
+        replay.play(100)  # 25 s: five tokens, each stream handed over four times
+
+        tokens = AccessToken.objects.filter(user=alice, application__client_id=PAGES_CLIENT_ID)
+        assert tokens.count() >= 4
+        wait_for(lambda: matches_rest(page, api(alice), session.timeframes), what="REST values")
+        assert page.locator("[data-stale]").count() == 0
+        holds_every_fix_once(page, replay, session.timeframes)
+        assert page.js_errors == []
+
+        # Logging out in another tab revokes the page's tokens: its streams end, and it says so.
+        other = page.context.new_page()
+        other.goto(f"{base}/")
+        other.click("header form button")
+        wait_for(
+            lambda: (
+                page.text_content("#status") == "error"
+                and "log in again" in page.text_content("#status-detail")
+            ),
+            timeout=30,
+            what="the page to notice the logout",
+        )
+        assert not tokens.exists()

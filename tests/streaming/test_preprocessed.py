@@ -339,3 +339,37 @@ def test_it_closes_4001_when_the_token_expires_by_itself(vest, alice, token_for)
         return answer, code
 
     assert run(story) == ({"message": "Unauthorized"}, 4001)
+
+
+def test_a_stream_rejoins_its_group_before_the_layer_forgets_it(
+    vest, alice, token_for, monkeypatch
+):
+    """channels-redis forgets a member `group_expiry` after it joined: each pass of the watcher
+    re-joins once `rejoin_seconds` have passed (here: at once), refreshing the join time."""
+    from channels.layers import get_channel_layer
+
+    from streaming import watch
+    from streaming.groups import device_group
+
+    monkeypatch.setattr(watch, "rejoin_seconds", lambda: 0.0)
+    token = token_for(alice)
+
+    async def joined_at() -> float:
+        layer = get_channel_layer()
+        key = layer._group_key(device_group(vest.pk))
+        members = await layer.connection(layer.consistent_hash(device_group(vest.pk))).zrange(
+            key, 0, -1, withscores=True
+        )
+        return max(score for _, score in members)
+
+    async def story():
+        client = Client(path_of(vest))
+        assert await client.authorize(token) == {"message": "Authorized"}
+        first = await joined_at()
+        await client.quiet(watch.CHECK_SECONDS * 2 + 0.5)
+        later = await joined_at()
+        await client.close()
+        return first, later
+
+    first, later = run(story)
+    assert later >= first + 2

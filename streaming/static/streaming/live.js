@@ -46,13 +46,19 @@
   }
 
   var renewTimer = null;
+  var pendingToken = null; // one request at a time, however many streams ask
   function tokenFetch() {
-    return fetch(config.tokenUrl, {
+    if (pendingToken) return pendingToken;
+    pendingToken = fetch(config.tokenUrl, {
       method: "POST", credentials: "same-origin",
       headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" },
     }).then(function (response) {
       if (response.status === 401 || response.status === 403) {
-        throw new Error(response.status === 401 ? "Your session ended: log in again." : "Not allowed.");
+        // Logged out (here or in another tab), or no longer a manager: retrying cannot help.
+        var error = new Error(response.status === 401
+          ? "Your session ended: log in again." : "Your account may not stream.");
+        error.final = true;
+        throw error;
       }
       if (!response.ok) throw new Error("Token request failed (" + response.status + ")");
       return response.json();
@@ -61,13 +67,25 @@
       clearTimeout(renewTimer);
       renewTimer = setTimeout(tokenRenew, body.expires_in * 1000 * RENEW_AT);
       return state.token;
-    });
+    }).finally(function () { pendingToken = null; });
+    return pendingToken;
   }
 
   function tokenRenew() {
     tokenFetch().then(function () {
       Object.keys(state.streams).forEach(function (key) { state.streams[key].handoff(); });
-    }, function (error) { status("error", error.message); renewTimer = setTimeout(tokenRenew, 10000); });
+    }, tokenFailed);
+  }
+
+  // A final failure stops every stream; another one (a network error) is retried.
+  function tokenFailed(error) {
+    status("error", error.message);
+    if (error.final) {
+      clearTimeout(renewTimer);
+      Object.keys(state.streams).forEach(function (key) { state.streams[key].stop(); });
+    } else {
+      renewTimer = setTimeout(tokenRenew, 10000);
+    }
   }
 
   function api(path) {
@@ -144,8 +162,11 @@
       if (self.handlers.dropped) self.handlers.dropped(event.code);
       var delay = Math.min(10000, 500 * Math.pow(2, self.attempt++)) * (0.75 + Math.random() / 2);
       setTimeout(function () {
-        var ready = event.code === 4001 ? tokenFetch() : Promise.resolve();
-        ready.then(function () { self.connect(); }, function () { self.connect(); });
+        if (event.code !== 4001) { self.connect(); return; }
+        tokenFetch().then(function () { self.connect(); }, function (error) {
+          if (error.final) { tokenFailed(error); return; }
+          setTimeout(function () { self.connect(); }, delay);
+        });
       }, event.code === 4001 ? 0 : delay);
     };
     return socket;
@@ -153,6 +174,10 @@
   Stream.prototype.connect = function () {
     if (this.stopped) return;
     this.socket = this.open(null);
+  };
+  Stream.prototype.stop = function () {
+    this.stopped = true;
+    if (this.socket) this.socket.close(1000);
   };
   // Open a socket with the current token, switch to it once authorized, then close the old one.
   Stream.prototype.handoff = function () {
