@@ -63,6 +63,13 @@ def _import_job_modules() -> None:
     autodiscover_modules("jobs")
 
 
+def _app_prepare() -> None:
+    from celery import current_app
+
+    current_app.finalize(auto=True)
+    _import_job_modules()
+
+
 def is_embedded() -> bool:
     return settings.EMBEDDED_BROKER
 
@@ -92,6 +99,10 @@ class EmbeddedRunner:
             if cls._instance is None:
                 cls._instance = cls()
             if not cls._instance._started:
+                # Import the job and task modules (and let Celery finalise its app) in the
+                # calling thread before the runner starts: two threads doing it at once
+                # deadlock on the import lock against Celery's finalise lock.
+                _app_prepare()
                 cls._instance._started = True
                 cls._instance._thread.start()
             return cls._instance

@@ -875,14 +875,29 @@ def _report(out: dict, base: dict) -> None:
             f"    t={elapsed:4.0f} s  RSS {rss / 1024:6.1f} MiB  server sockets "
             f"{dict(kinds)}  kernel send queues {queued:7.1f} KiB"
         )
+    # When the server let go of each stalled client's socket (first sample not ESTABLISHED).
+    closed_at = [
+        next(
+            (
+                t
+                for t, _, states in stall["samples"]
+                if not states[i] or states[i][0] != "ESTABLISHED"
+            ),
+            None,
+        )
+        for i in range(len(stall["outcomes"]))
+    ]
     for kind in ("preprocessed", "activity"):
-        rows = [o for o in stall["outcomes"] if o[0] == kind]
-        got = sum(r[1] for r in rows)
-        should = sum(r[2] for r in rows)
-        endings = sorted({r[3] for r in rows})
+        rows = [(o, c) for o, c in zip(stall["outcomes"], closed_at, strict=True) if o[0] == kind]
+        got = sum(o[1] for o, _ in rows)
+        should = sum(o[2] for o, _ in rows)
+        endings = sorted({o[3] for o, _ in rows})
+        closes = sorted(c for _, c in rows if c is not None)
+        when = f"closed by the server by t={closes[-1]:.0f} s" if closes else "still open"
         print(
-            f"  {kind:12} stalled clients: {got} of {should} frames delivered when they read "
-            f"again ({should - got} dropped); connection then: {', '.join(endings)}"
+            f"  {kind:12} stalled clients: received {got} of the {should} frames a reader got "
+            f"({should - got} dropped); {len(closes)} of {len(rows)} {when}; reading "
+            f"afterwards: {', '.join(endings)}"
         )
     if stall["failed"]:
         print(f"  stalled clients that failed to authenticate: {stall['failed']}")

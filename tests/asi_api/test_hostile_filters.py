@@ -31,7 +31,11 @@ def list_views() -> list[tuple[str, type]]:
     for path, _regex, method, callback in EndpointEnumerator().get_api_endpoints():
         actions = getattr(callback, "actions", None) or {}
         view = getattr(callback, "cls", None)
-        if method == "GET" and actions.get("get") == "list" and view.filterset_class:
+        if (
+            method == "GET"
+            and actions.get("get") == "list"
+            and getattr(view, "filterset_class", None)
+        ):
             found[path] = view
     return sorted(found.items())
 

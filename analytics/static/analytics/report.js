@@ -10,24 +10,25 @@
 
   function widthOf(el) { return Math.max(280, el.clientWidth); }
 
-  // A bucket or two without a reading (a missed fix, a dropped packet) is joined over; a
+  // One or two buckets without a reading (a missed fix, a dropped packet) are joined over; a
   // longer gap (a pause, a device off) stays a gap.
-  var JOIN_SECONDS = Math.max(10, 3 * data.bucket_s);
+  var JOIN_SECONDS = 2.5 * data.bucket_s;
   function shortGapsJoined(u, seriesIdx, idx0, idx1, nullGaps) {
     var pxPerSecond = u.bbox.width / Math.max(1, u.scales.x.max - u.scales.x.min);
     return nullGaps.filter(function (gap) { return gap[1] - gap[0] > JOIN_SECONDS * pxPerSecond; });
   }
 
-  function chart(id, label, values, color, unit) {
+  function chart(id, label, values, color, unit, fromZero) {
     var el = document.getElementById(id);
+    var y = fromZero ? { range: function (u, min, max) { return [0, Math.max(1, max * 1.05)]; } } : {};
     var opts = {
       width: widthOf(el),
       height: 200,
       cursor: { sync: { key: sync.key }, drag: { x: true, y: false } },
       legend: { live: true },
-      scales: { x: { time: true } },
+      scales: { x: { time: true }, y: y },
       axes: [
-        { values: [[3600, "{HH}:{mm}", null, null, null, null, null, null, 1],
+        { space: 70, values: [[3600, "{HH}:{mm}", null, null, null, null, null, null, 1],
                    [60, "{HH}:{mm}", null, null, null, null, null, null, 1],
                    [1, "{HH}:{mm}:{ss}", null, null, null, null, null, null, 1]] },
         { label: unit, size: 50 }
@@ -43,8 +44,8 @@
     charts.push([plot, el]);
   }
 
-  chart("chart-speed", "Speed", data.speed, "#0b6e4f", "m/s");
-  chart("chart-hr", "Heart rate", data.hr, "#c2410c", "bpm");
+  chart("chart-speed", "Speed", data.speed, "#0b6e4f", "m/s", true);
+  chart("chart-hr", "Heart rate", data.hr, "#c2410c", "bpm", false);
 
   function resize() {
     charts.forEach(function (c) { c[0].setSize({ width: widthOf(c[1]), height: 200 }); });
