@@ -14,7 +14,9 @@ from django.utils.html import format_html
 
 from asi_api.admin import DeletesThroughService, form_error_add
 from asi_api.errors import DomainError
+from asi_api.events import event_emit
 from users import services
+from users.events import ATHLETE_METRIC_FIELDS, ATHLETE_PROFILE_UPDATED
 from users.models import (
     ATHLETE_PROFILE_FIELDS,
     AthletePermission,
@@ -71,6 +73,10 @@ class AthleteProfileForm(forms.ModelForm):
             profile.profile_picture = self.cleaned_data["picture_upload"]
         if commit:
             profile.save()
+        if self.instance.pk and set(self.changed_data) & set(ATHLETE_METRIC_FIELDS):
+            # Like users.services.user_update: analytics recomputes this athlete's timeframes
+            # (its reaction runs after the admin's transaction commits).
+            event_emit(ATHLETE_PROFILE_UPDATED, user_id=profile.user_id)
         return profile
 
 

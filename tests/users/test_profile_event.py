@@ -50,3 +50,14 @@ def test_a_manager_profile_announces_nothing(alice, emitted):
     user_update(actor=alice, user=alice, profile={"first_name": "Al"})
 
     assert announced(emitted) == []
+
+
+def test_an_admin_edit_of_a_metric_value_announces_it_too(admin_browser, carol, emitted):
+    profile = carol.athlete_profile
+    data = {"user": carol.pk, "first_name": "Carol", "last_name": "A", "gender": "F"}
+    url = f"/admin/users/athleteprofile/{profile.pk}/change/"
+
+    assert admin_browser.post(url, {**data, "max_heart_rate": "192"}).status_code == 302
+    assert announced(emitted) == []  # 192 was already stored: nothing the metrics use changed
+    assert admin_browser.post(url, {**data, "max_heart_rate": "181"}).status_code == 302
+    assert announced(emitted) == [carol.pk]
