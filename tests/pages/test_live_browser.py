@@ -141,6 +141,13 @@ def shown_rows(page) -> dict[int, dict]:
     )
 
 
+def column(page, name: str) -> list[float]:
+    """A column's values, top to bottom."""
+    return page.eval_on_selector_all(
+        f'#rows tbody td[data-col="{name}"]', "tds => tds.map(td => Number(td.dataset.value))"
+    )
+
+
 def rest_row(document: dict) -> dict:
     """The page's columns, from a REST computed document."""
     return {
@@ -246,6 +253,11 @@ def test_the_live_page_follows_a_replayed_session(
         wait_for(lambda: len(shown_rows(page)) == 2, what="both rows")
         wait_for(lambda: matches_rest(page, rest, timeframes), what="REST values on the page")
         assert page.locator("[data-stale]").count() == 0
+        # Sortable by any column: a click sorts descending, a second click ascending.
+        page.click('th[data-sort="distance"]')
+        wait_for(lambda: column(page, "distance") == sorted(column(page, "distance"), reverse=True))
+        page.click('th[data-sort="distance"]')
+        wait_for(lambda: column(page, "distance") == sorted(column(page, "distance")))
         wait_for(lambda: page.get_attribute("#field", "data-trails") == "2", what="two trails")
         page.click(f'tr[data-timeframe="{timeframes[0].pk}"]')
         wait_for(lambda: page.locator("#athlete-chart canvas").count() > 0, what="the chart")
