@@ -120,6 +120,8 @@ class EmbeddedRunner:
                 self._run(func, *args)
             except queue.Empty:
                 pass
+            if not settings.EMBEDDED_PERIODIC_JOBS:
+                continue
             now = time.monotonic()
             for job in jobs:
                 if now >= next_due[job.name]:

@@ -206,6 +206,9 @@ CELERY_TIMEZONE = "UTC"
 # The periodic jobs (asi_api.scheduling) are run by beat in service mode and by the embedded
 # runner thread otherwise; the schedule is built from the same registry in asi_api/celery.py.
 SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=5.0)
+# Embedded mode: whether the runner thread also runs the periodic jobs (the test suite turns
+# them off in its own process, where they would sweep other tests' rows).
+EMBEDDED_PERIODIC_JOBS = env.bool("EMBEDDED_PERIODIC_JOBS", default=True)
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {

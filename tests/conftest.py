@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, get_application_model
 from rest_framework.test import APIClient
@@ -50,6 +51,12 @@ PASSWORD = "Correct-Horse-9"
 # The evening of alice's match, where carol wears `band` in the stories of several apps.
 MATCH_START = datetime(2020, 5, 30, 20, 0, tzinfo=UTC)
 MATCH_END = datetime(2020, 5, 30, 22, 0, tzinfo=UTC)
+
+
+# This process's embedded runner (started by the tests of embedded mode) runs the tasks given
+# to it, not the periodic sweeps: those would act on other tests' rows at random moments.
+# The e2e tests' servers run their own sweeps.
+django_settings.EMBEDDED_PERIODIC_JOBS = False
 
 
 @pytest.fixture(autouse=True)

@@ -40,6 +40,8 @@ class Scene:
     ownership_id: int
     alice_id: int
     carol_id: int
+    webhook_id: int
+    delivery_id: int
 
 
 @pytest.fixture
@@ -92,6 +94,17 @@ def scene(api, admin, alice, carol) -> Scene:
         {"name": "notes", "type": "activity", "schema": {"type": "object"}},
     )
     assert json_schema.status_code == 201, json_schema.content
+    webhooks = f"/api/v1/activities/{activity.json()['id']}/webhooks/"
+    webhook = api(alice).post(
+        webhooks,
+        # Nothing listens on the discard port: a ping fails at once, and nothing leaves the box.
+        {"webhook_url": "http://127.0.0.1:9/hook", "secret_token": "56789ABCD"},
+    )
+    assert webhook.status_code == 201, webhook.content
+    renamed = api(alice).patch(f"/api/v1/activities/{activity.json()['id']}/", {"name": "Final"})
+    assert renamed.status_code == 200, renamed.content
+    deliveries = api(alice).get(f"{webhooks}{webhook.json()['id']}/deliveries/").json()
+    assert deliveries["count"] == 1, deliveries
     return Scene(
         device=device,
         activity=activity.json(),
@@ -101,6 +114,8 @@ def scene(api, admin, alice, carol) -> Scene:
         ownership_id=ownership.json()["id"],
         alice_id=alice.pk,
         carol_id=carol.pk,
+        webhook_id=webhook.json()["id"],
+        delivery_id=deliveries["results"][0]["id"],
     )
 
 
@@ -113,6 +128,8 @@ def path_for(template: str, scene: Scene) -> str:
             return str(scene.carol_id)
         if name == "manager_id":
             return str(scene.alice_id)
+        if name == "webhook_id":
+            return str(scene.webhook_id)
         ids = {
             "activities": scene.activity["id"],
             "athletes": scene.carol_id,
@@ -122,6 +139,8 @@ def path_for(template: str, scene: Scene) -> str:
             "device-ownerships": scene.ownership_id,
             "json-schemas": scene.json_schema["id"],
             "timeframes": scene.timeframe["id"],
+            "webhooks": scene.webhook_id,
+            "deliveries": scene.delivery_id,
         }
         return str(ids[resource])
 

@@ -69,8 +69,13 @@ def test_it_finds_the_ordered_lists():
     assert {"activity-list", "athlete-list", "timeframe-list", "device-list"} <= names
 
 
-def _url(endpoint: ListEndpoint, alice, carol) -> str:
-    values = {"athlete_id": carol.pk, "manager_id": alice.pk}
+def _url(endpoint: ListEndpoint, scene) -> str:
+    values = {
+        "athlete_id": scene.carol_id,
+        "manager_id": scene.alice_id,
+        "activity_id": scene.activity["id"],
+        "webhook_id": scene.webhook_id,
+    }
     return reverse(endpoint.name, kwargs={name: values[name] for name in endpoint.kwargs})
 
 
@@ -92,7 +97,7 @@ def test_every_ordering_of_every_list_ends_with_the_primary_key(
     endpoint, scene, api, admin, alice, carol
 ):
     client = api(admin)
-    url = _url(endpoint, alice, carol)
+    url = _url(endpoint, scene)
     table = endpoint.view.serializer_class.Meta.model._meta.db_table
     for ordering in [None, *endpoint.fields, *(f"-{field}" for field in endpoint.fields)]:
         with CaptureQueriesContext(connection) as queries:

@@ -99,6 +99,12 @@ def test_the_activity_report_shows_a_row_per_readable_timeframe(
     page.set_viewport_size({"width": TABLET, "height": 900})
     screenshot(page, f"report-activity-{TABLET}")
 
+    # The sessions index, reached from the header, links the activity's pages.
+    page.click("header a:text-is('Sessions')")
+    assert page.url == f"{live_server.url}/reports/"
+    assert page.locator(f'tr[data-activity="{morning_run.activity_id}"] a').count() == 3
+    screenshot(page, f"reports-index-{TABLET}")
+
 
 def test_a_manager_without_read_gets_the_404_page(morning_run, trent, live_server, page_as):
     page = page_as(trent, live_server.url)
