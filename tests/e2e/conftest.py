@@ -39,23 +39,26 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30.0) ->
 def daphne(env: dict[str, str], port: int | None = None) -> Iterator[str]:
     """Run `daphne asi_api.asgi:application` with `env`; yields its base URL."""
     port = port or free_port()
-    process = subprocess.Popen(
-        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "asi_api.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base + "/healthz/", process)
-        yield base
-    finally:
-        process.terminate()
+    # Its log goes to a file: a pipe nobody reads fills up (daphne logs every request) and
+    # then blocks the server.
+    with tempfile.TemporaryFile(prefix="daphne-") as log:
+        process = subprocess.Popen(
+            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "asi_api.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            wait_until_up(base + "/healthz/", process)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def manage(env: dict[str, str], *args: str) -> str:
