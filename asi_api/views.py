@@ -42,8 +42,11 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 async def _channel_layer_round_trip() -> None:
     layer = get_channel_layer()
-    channel = await layer.new_channel("healthz.")
+    # A plain channel name, not `new_channel()`'s process-local one: channels-redis receives
+    # those through one shared reader per process, which the stream consumers hold on the
+    # server's event loop, and this check runs on another loop (its message never arrived).
     token = uuid.uuid4().hex
+    channel = f"healthz.{token}"
     await layer.send(channel, {"type": "healthz", "token": token})
     message = await asyncio.wait_for(layer.receive(channel), timeout=2)
     if message.get("token") != token:
