@@ -12,4 +12,4 @@ RUN SECRET_KEY=build python manage.py collectstatic --noinput
 RUN useradd --create-home asi && chown -R asi /app
 USER asi
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--ping-interval", "20", "--ping-timeout", "30", "asi_api.asgi:application"]
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--ping-interval", "20", "--ping-timeout", "30", "--websocket_timeout", "-1", "asi_api.asgi:application"]

@@ -14,7 +14,7 @@ PG_PORT ?= 5432
 .PHONY: install run test fuzz lint services browser migrate demo bench clean help
 
 help:
-	@echo "make run    - start the server on http://127.0.0.1:8000 (SQLite, no Redis, demo data)"
+	@echo "make run    - start the server on http://127.0.0.1:8000 (SQLite, no Redis, demo data; PORT=8001 for another port)"
 	@echo "make test   - lint, migration check and the whole test suite on PostgreSQL + Redis"
 	@echo "make bench  - benchmarks, each beside its baseline"
 	@echo "make fuzz   - schemathesis against the OpenAPI document, many more requests than make test"
@@ -28,18 +28,22 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Embedded mode: no DATABASE_URL/REDIS_URL, so SQLite + in-process channel layer and tasks.
+# `make run PORT=8001` serves another port (the simulated match follows it). Webhooks may target
+# http:// and loopback URLs here (a receiver on this machine); never so in production.
+PORT ?= 8000
 run: export DEBUG ?= true
+run: export WEBHOOKS_ALLOW_PRIVATE_URLS ?= true
 run: $(STAMP)
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py migrate --noinput
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py load_demo_data
 	@# A simulated match on alice's two demo vests streams live data once the server is up;
 	@# it stops with the server (the trap), and a re-run starts a new one at the new "now".
 	env -u DATABASE_URL -u REDIS_URL sh -c '\
-		( sleep 3; exec $(BIN)/python manage.py simulate_match --local-token \
+		( sleep 3; exec $(BIN)/python manage.py simulate_match --local-token --url http://127.0.0.1:$(PORT) \
 			--device-names a1b2c3d4e5f6,a1b2c3d4e5f7 --no-progress >/dev/null 2>&1 ) & \
 		simulator=$$!; trap "kill $$simulator 2>/dev/null" EXIT INT TERM; \
-		$(BIN)/daphne -b 127.0.0.1 -p 8000 \
-			--ping-interval 20 --ping-timeout 30 asi_api.asgi:application'
+		$(BIN)/daphne -b 127.0.0.1 -p $(PORT) \
+			--ping-interval 20 --ping-timeout 30 --websocket_timeout -1 asi_api.asgi:application'
 
 # Make sure PostgreSQL and Redis answer on loopback, starting them if installed but stopped.
 services:

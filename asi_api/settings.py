@@ -160,6 +160,7 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", default=1000)
 CHANNEL_EXPIRY = 60
 CHANNEL_GROUP_EXPIRY = env.int("CHANNEL_GROUP_EXPIRY", default=86400)
+CHANNEL_REDIS_MAX_CONNECTIONS = env.int("CHANNEL_REDIS_MAX_CONNECTIONS", default=100)
 if EMBEDDED_BROKER:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {
@@ -182,12 +183,24 @@ else:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis, reading a batch of messages per round trip and waiting for a
+            # free pooled connection instead of failing (streaming/layers.py).
+            "BACKEND": "streaming.layers.BatchedRedisChannelLayer",
             "CONFIG": {
                 # redis-py ≥ 8 reads with a 5 s socket timeout by default, exactly as long as
                 # channels-redis's blocking pop (BZPOPMIN, 5 s): every consumer idle for 5 s
                 # would die with "Timeout reading". Reads may take up to 15 s here.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                # max_connections: per daphne process (and event loop); a burst beyond it
+                # (1,000 sockets closing at once) waits up to pool_timeout seconds for one.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 15,
+                        "max_connections": CHANNEL_REDIS_MAX_CONNECTIONS,
+                        "pool_timeout": 20,
+                    }
+                ],
+                "receive_batch": 100,
                 "capacity": CHANNEL_CAPACITY,
                 "expiry": CHANNEL_EXPIRY,
                 "group_expiry": CHANNEL_GROUP_EXPIRY,

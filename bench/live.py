@@ -211,7 +211,8 @@ class Stack:
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}"
         daphne = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port)]
-        daphne += ["--ping-interval", "20", "--ping-timeout", "30", "asi_api.asgi:application"]
+        daphne += ["--ping-interval", "20", "--ping-timeout", "30", "--websocket_timeout", "-1"]
+        daphne.append("asi_api.asgi:application")
         celery = [str(BIN / "celery"), "-A", "asi_api"]
         self.processes = {
             "daphne": self._start(daphne, env),

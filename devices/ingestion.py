@@ -111,15 +111,22 @@ SamplesStoredHandler = Callable[[list[NewSamples], dict[int, str]], None]
 _subscribers: list[SamplesStoredHandler] = []
 
 
-def samples_stored_subscribe(handler: SamplesStoredHandler) -> SamplesStoredHandler:
+def samples_stored_subscribe(
+    handler: SamplesStoredHandler, *, first: bool = False
+) -> SamplesStoredHandler:
     """Call `handler(new_samples, device_names_by_id)` after every ingest that stored something.
 
     For the apps above devices (streaming, analytics), from their `AppConfig.ready()`: devices
     never imports them. Handlers run after commit, on the announcer thread (service mode) or
     inline (embedded mode); one that raises is logged and counted, and the others still run.
+    `first`: run before the handlers subscribed so far (the live streams, whose latency counts
+    from the ingest response, go before the analytics enqueue).
     """
     if handler not in _subscribers:
-        _subscribers.append(handler)
+        if first:
+            _subscribers.insert(0, handler)
+        else:
+            _subscribers.append(handler)
     return handler
 
 

@@ -15,7 +15,9 @@ class StreamingConfig(AppConfig):
         )
         from timeframes.events import TIMEFRAME_CREATED
 
-        samples_stored_subscribe(preprocessed_publish)
+        # First: the preprocessed streams' latency counts from the ingest response; the
+        # analytics enqueue (a broker round trip) can wait a few milliseconds.
+        samples_stored_subscribe(preprocessed_publish, first=True)
         # After commit, so a stream never hears of a timeframe that was rolled back.
         handler_register(timeframe_created_publish, phase=ON_COMMIT, names=[TIMEFRAME_CREATED])
         # Computed objects go out after analytics stored them (its own after-commit hook).

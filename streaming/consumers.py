@@ -40,7 +40,7 @@ from devices.packets import TS_FUTURE_MS, packets_build, samples_message_packets
 from devices.samples import samples_read
 from streaming import access
 from streaming.buffer import BufferParams, ReorderBuffer, buffer_params_parse
-from streaming.groups import activity_group, device_group, timeframe_group
+from streaming.groups import activity_group, device_group, groups_leave_later, timeframe_group
 from streaming.outbox import Outbox, backlog_wait, transport_of
 from streaming.publish import loop_remember
 from streaming.watch import watcher
@@ -314,11 +314,18 @@ class StreamConsumer(AsyncWebsocketConsumer):
             if task is not current:
                 task.cancel()
         self.outbox.clear()
+        failed = []
         for group in self.stream_groups:
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
             except Exception:
-                logger.warning("leaving group %s failed", group, exc_info=True)
+                failed.append(group)
+        if failed:
+            groups_leave_later(self.channel_layer, self.channel_name, failed)
+        closed = getattr(self.channel_layer, "channel_closed", None)
+        if closed is not None and self.stream_groups:
+            # What still arrives for this channel is dropped, not buffered for nobody.
+            closed(self.channel_name, left_groups=not failed)
         dropped = sum(b.dropped for b in self.buffers.values())
         if was_streaming and (self.outbox.dropped or dropped):
             logger.info(
@@ -420,9 +427,18 @@ class PreprocessedDataConsumer(StreamConsumer):
             channels = _columns_keep(channels, self._keep)
             if not channels:
                 return
-        packets = samples_message_packets(
-            {"device_name": self.stream.device_name, "channels": channels}
-        )
+            packets = samples_message_packets(
+                {"device_name": self.stream.device_name, "channels": channels}
+            )
+        else:
+            # The layer hands the same message to every subscriber of the device in this
+            # process: regroup it into packets once for all of them (nobody mutates them).
+            built = event.setdefault("_packets", {})
+            packets = built.get(self.stream.device_name)
+            if packets is None:
+                packets = built[self.stream.device_name] = samples_message_packets(
+                    {"device_name": self.stream.device_name, "channels": channels}
+                )
         for packet in packets:
             self.push(None, (_packet_start(packet),), packet)
 

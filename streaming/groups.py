@@ -3,7 +3,11 @@
 Group names may hold ASCII letters, digits, hyphens, underscores and periods (< 100 chars).
 """
 
+import asyncio
+import logging
 import time
+
+logger = logging.getLogger(__name__)
 
 
 def device_group(device_id: int) -> str:
@@ -70,3 +74,47 @@ async def groups_with_members(layer: object, groups: list[str]) -> set[str]:
     if isinstance(layer, InMemoryChannelLayer):
         return {group for group in groups if layer.groups.get(group)}
     return set(groups)
+
+
+# --- leaving groups when the layer failed --------------------------------------------------------
+
+# Seconds between the attempts to leave a group after a failed `group_discard`.
+LEAVE_RETRY_DELAYS = (1.0, 5.0, 15.0, 60.0, 120.0)
+_leaving: set[asyncio.Task] = set()
+
+
+def groups_leave_later(layer: object, channel: str, groups: list[str]) -> None:
+    """Retry leaving `groups` with `channel` in the background (the layer failed just now).
+
+    A member that is never removed stays until the layer's `group_expiry` (a day): every message
+    to the group goes to its dead channel and the group counts as watched (`groups_with_members`).
+    Meanwhile harmless — the layer drops what arrives for a closed channel
+    (`streaming.layers.BatchedRedisChannelLayer.channel_closed`) — but wasteful, so retry.
+    """
+    task = asyncio.get_running_loop().create_task(_leave(layer, channel, list(groups)))
+    _leaving.add(task)
+    task.add_done_callback(_leaving.discard)
+
+
+async def _leave(layer: object, channel: str, groups: list[str]) -> None:
+    error: BaseException | None = None
+    for delay in LEAVE_RETRY_DELAYS:
+        await asyncio.sleep(delay)
+        remaining = []
+        for group in groups:
+            try:
+                await layer.group_discard(group, channel)
+            except Exception as failure:
+                error = failure
+                remaining.append(group)
+        groups = remaining
+        if not groups:
+            return
+    logger.warning(
+        "channel %s could not leave %d groups (%s); it stays a member until the layer's "
+        "group_expiry: %r",
+        channel,
+        len(groups),
+        ", ".join(groups[:5]),
+        error,
+    )

@@ -85,6 +85,14 @@ def _send(builders: list[tuple[str, Callable[[], dict]]], *, watched_only: bool)
         if watched_only:
             watched = await groups_with_members(layer, list({g for g, _ in builders}))
             attempted = [(g, build) for g, build in builders if g in watched]
+        send_many = getattr(layer, "group_send_many", None)
+        if send_many is not None and attempted:
+            # streaming.layers: every group in two round trips, not four per group.
+            try:
+                await send_many([(group, build()) for group, build in attempted])
+            except Exception as error:
+                return [error] * len(attempted)
+            return [None] * len(attempted)
         return await asyncio.gather(
             *(layer.group_send(group, build()) for group, build in attempted),
             return_exceptions=True,

@@ -126,7 +126,20 @@ def test_the_live_page_is_for_managers_who_see_the_activity(evening, alice, admi
 
 
 def test_the_live_page_of_another_managers_activity_is_the_404_page(evening, mallory):
-    assert browser(mallory).get(live(evening.activity)).status_code == 404
+    response = browser(mallory).get(live(evening.activity))
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+    assert b"not shared with you" in response.content
+
+
+def test_an_api_path_keeps_its_json_404(mallory):
+    # No view matches: Django's handler404 answers, in JSON under the API prefixes.
+    for path in ("/api/v1/no-such-thing/", "/oauth2/no-such-thing/", "/healthz/nothing/"):
+        response = browser(mallory).get(path)
+
+        assert response.status_code == 404, path
+        assert response.json() == {"detail": "Not found."}, path
 
 
 def test_the_live_page_refuses_athletes(evening, carol):

@@ -112,8 +112,12 @@ def test_a_manager_without_read_gets_the_404_page(morning_run, trent, live_serve
     response = page.goto(f"{live_server.url}/reports/timeframes/{morning_run.pk}/")
 
     assert response.status == 404
-    assert "Not Found" in page.content()
+    assert page.text_content("#not-found h1") == "Page not found"
+    assert "not shared with you" in page.text_content("#not-found")
+    assert page.get_attribute("#not-found a:text-is('Your sessions')", "href") == "/reports/"
+    assert page.get_attribute("#not-found a:text-is('Home')", "href") == "/"
     assert page.locator("[data-metric]").count() == 0
+    screenshot(page, f"not-found-{DESKTOP}")
 
 
 def test_an_anonymous_visitor_is_sent_to_the_login_page(morning_run, live_server, page_as):

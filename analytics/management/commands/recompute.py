@@ -26,9 +26,9 @@ def _moment(value: str) -> datetime:
 
 class Command(BaseCommand):
     help = (
-        "Recompute the analytics (SPEC §7) of one timeframe, of every timeframe of an activity, "
-        "or of every timeframe starting in [--since, --until), from stored samples. A result "
-        "that did not change keeps its revision. Exit status 1 when nothing matches or a "
+        "Recompute the analytics (docs/metrics.md) of one timeframe, of every timeframe of an "
+        "activity, or of every timeframe starting in [--since, --until), from stored samples. "
+        "A result that did not change keeps its revision. Exit status 1 when nothing matches or a "
         "timeframe fails (the others are still recomputed)."
     )
 

@@ -330,7 +330,10 @@
       var stale = isStale(row);
       var tag = stale ? '<span class="tag stale" data-stale>stale</span>'
         : row.data.status === "final" ? '<span class="tag final">final</span>' : "";
-      return '<tr data-timeframe="' + row.id + '" class="' + (stale ? "stale " : "") +
+      // What the row shows is of this revision and reaches this sample (bench/pages.py compares
+      // them with REST).
+      return '<tr data-timeframe="' + row.id + '" data-revision="' + row.revision +
+        '" data-last-timestamp="' + (row.lastTimestamp == null ? "" : row.lastTimestamp) + '" class="' + (stale ? "stale " : "") +
         (state.selected === row.id ? "selected" : "") + '">' +
         '<td data-col="athlete"><span class="swatch" style="background:' + row.color + '"></span>' +
         escapeHtml(row.athlete) + tag + "</td>" +
