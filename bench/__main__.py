@@ -160,6 +160,9 @@ def main() -> None:
         from bench import live
 
         live.run()
+        from bench import pages
+
+        pages.run()
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

@@ -74,7 +74,7 @@ new MutationObserver((_, observer) => {
 """
 NAVIGATION = """() => {
   const n = performance.getEntriesByType("navigation")[0];
-  return {response: n.responseEnd, ttfb: n.responseStart - n.requestStart,
+  return {request: n.requestStart, response: n.responseEnd, ttfb: n.responseStart - n.requestStart,
           load: n.loadEventEnd, charts: window.__chartsPainted ?? null, bytes: n.transferSize};
 }"""
 CAUGHT_UP = """expected => {
@@ -249,7 +249,7 @@ def _server_times(scene: dict) -> dict:
         computed = api.get(f"/api/v1/timeframes/{pk}/computed/")
         csv = api.get(f"/api/v1/timeframes/{pk}/export/?format=csv")
         assert computed.status_code == csv.status_code == 200
-        sizes["computed"] = len(computed.content)
+        sizes["computed"], sizes["samples"] = len(computed.content), computed.json()["samples"]
         sizes["csv"] = sum(len(chunk) for chunk in csv.streaming_content)
 
     return {
@@ -440,8 +440,8 @@ def _report(scene: dict, stored: tuple, server: dict, shown: dict, live: dict) -
     ingested, recomputed = stored
     print(
         f"Report page of a {MINUTES}-minute 10 Hz timeframe ({MINUTES * 600:,} fixes stored "
-        f"through the ingestion service in {ingested:.1f} s, recomputed in {recomputed:.1f} s); "
-        f"target < {TARGET_REPORT_MS} ms"
+        f"through the ingestion service in {ingested:.1f} s, recomputed in {recomputed:.1f} s: "
+        f"{server['sizes']['samples']:,} samples computed); target < {TARGET_REPORT_MS} ms"
     )
     report, rest, sizes = server["report"], server["rest"], server["sizes"]
     print(
@@ -455,7 +455,9 @@ def _report(scene: dict, stored: tuple, server: dict, shown: dict, live: dict) -
     for name, visits in (("first visit", shown["first"]), ("second visit", shown["second"])):
         print(
             f"  Chromium, {name:12} (ms from navigation start, median of {len(visits)}): "
-            f"response {statistics.median(v['response'] for v in visits):5.0f}, "
+            f"response {statistics.median(v['response'] for v in visits):5.0f} "
+            f"(request sent at {statistics.median(v['request'] for v in visits):.0f}, first "
+            f"byte {statistics.median(v['ttfb'] for v in visits):.0f} later), "
             f"load event {statistics.median(v['load'] for v in visits):5.0f}, "
             f"charts drawn {statistics.median(v['charts'] for v in visits):5.0f} "
             f"(max {max(v['charts'] for v in visits):.0f})"

@@ -230,6 +230,26 @@ def activity_streamable_ids(
     return memo.get(("streamable", user.pk, tuple(sorted(filters.items()))), compute)
 
 
+def timeframes_streamable_prefetch(memo: Memo, wanted: dict[int, tuple[User, set[int]]]) -> None:
+    """Answer `activity_streamable_ids(user, None, memo, timeframe_id=t)` for every
+    (user, t) of `wanted` (user id → (user, timeframe ids)) with one query per user: the same
+    selector, filtered on all of his timeframes at once instead of one query per timeframe
+    stream on each watch pass."""
+    for user, ids in wanted.values():
+        keys = {t: ("streamable", user.pk, (("pk", t),)) for t in ids}
+        missing = [t for t, key in keys.items() if key not in memo.answers]
+        if len(missing) < 2:
+            continue
+        readable = timeframes_computed_readable_by(user).filter(pk__in=missing)
+        streamable = {
+            pk
+            for pk, athlete_id in readable.values_list("pk", "athlete_id")
+            if _reads_now(user, athlete_id, memo)
+        }
+        for t in missing:
+            memo.answers[keys[t]] = {t} & streamable
+
+
 def activity_stream_open(user: User, activity_id: int) -> set[int] | int:
     """`/ws/v1/computed-data/{activity}/`: managers who see the activity (SPEC §5) and may
     stream every one of its existing timeframes; admins. Their ids, or the close code.

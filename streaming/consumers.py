@@ -501,6 +501,17 @@ class TimeframeComputedConsumer(ComputedConsumer):
     def stream_check(self, memo: access.Memo) -> object:
         return access.timeframe_stream_check(self.user, self.timeframe_id, memo)
 
+    def watch_prefetch(self, memo: access.Memo) -> None:
+        # Note this stream's timeframe; the first check of the pass asks for all of them.
+        wanted = memo.answers.setdefault(("timeframes-wanted",), {})
+        wanted.setdefault(self.user.pk, (self.user, set()))[1].add(self.timeframe_id)
+
+    def watch_check(self, memo: access.Memo) -> object:
+        wanted = memo.answers.pop(("timeframes-wanted",), None)
+        if wanted:
+            access.timeframes_streamable_prefetch(memo, wanted)
+        return super().watch_check(memo)
+
     async def stream_start(self) -> None:
         await self.groups_join(timeframe_group(self.timeframe_id))
         await self.snapshots_send({self.timeframe_id})

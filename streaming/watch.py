@@ -41,6 +41,11 @@ class Watched(Protocol):
     async def groups_rejoin(self) -> None: ...
 
 
+# Optional on a member: `watch_prefetch(memo)`, sync, called for every member before the checks
+# of a pass, to note what it will ask so that one query answers many members (the timeframe
+# streams: `streaming.access.timeframes_streamable_prefetch`).
+
+
 class Watcher:
     """The open streams of one event loop (one daphne process), checked together."""
 
@@ -89,6 +94,10 @@ def _check_all(members: list[Watched]) -> list[object]:
     memo = Memo()
     live = tokens_live({m.token_id for m in members}, memo.now)  # type: ignore[attr-defined]
     memo.answers[("tokens-live",)] = live
+    for member in members:
+        prefetch = getattr(member, "watch_prefetch", None)
+        if prefetch is not None:
+            prefetch(memo)
     return [member.watch_check(memo) for member in members]
 
 

@@ -41,7 +41,9 @@ print(json.dumps({"device": vest.pk, "timeframe": timeframe.pk,
 
 
 def stream(base: str, path: str, token: str) -> ClientConnection:
-    ws = connect(base.replace("http://", "ws://") + path, open_timeout=10, compression=None)
+    ws = connect(
+        base.replace("http://", "ws://") + path, open_timeout=10, compression=None, legacy=True
+    )
     assert json.loads(ws.recv(5)) == {"message": "Authorization needed"}
     ws.send(json.dumps({"token": token, "params": {}}))
     assert json.loads(ws.recv(5)) == {"message": "Authorized"}
@@ -51,10 +53,15 @@ def stream(base: str, path: str, token: str) -> ClientConnection:
 def until(ws: ClientConnection, found, timeout: float = 20.0) -> dict:
     """The first message `found(message)` accepts (computed streams: snapshot, then updates)."""
     deadline = time.monotonic() + timeout
+    seen = []
     while True:
-        message = json.loads(ws.recv(max(deadline - time.monotonic(), 0.01)))
+        try:
+            message = json.loads(ws.recv(max(deadline - time.monotonic(), 0.01)))
+        except TimeoutError:
+            raise AssertionError(f"not found in {seen}") from None
         if found(message):
             return message
+        seen.append(message)
 
 
 def test_streams_carry_what_a_gateway_ingests_in_embedded_mode(tmp_path):
