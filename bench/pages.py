@@ -288,6 +288,10 @@ def _static_page(size: int):
 
 def _browser_report(browser, base: str, cookie: str, scene: dict, size: int) -> dict:
     url = f"{base}/reports/timeframes/{scene['past'].pk}/"
+    # The same page from daphne to a plain HTTP client: the server's part of the browser's time.
+    session = requests.Session()
+    session.cookies.set("sessionid", cookie)
+    over_http = timed(lambda: session.get(url, timeout=10).raise_for_status(), ROUNDS * 2)
     first, second = [], []
     for _ in range(ROUNDS):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -309,7 +313,7 @@ def _browser_report(browser, base: str, cookie: str, scene: dict, size: int) -> 
             page.goto(static_url, wait_until="load")
             static.append(page.evaluate(NAVIGATION))
             context.close()
-    return {"first": first, "second": second, "static": static}
+    return {"first": first, "second": second, "static": static, "http": over_http}
 
 
 # --- 2. the live page ----------------------------------------------------------------------------
@@ -447,6 +451,11 @@ def _report(scene: dict, stored: tuple, server: dict, shown: dict, live: dict) -
     print(
         f"  server, HTML ({len(server['html']) / 1024:.0f} KiB)"
         f"{'':27} p50 {report[0]:7.2f} ms  p95 {report[1]:7.2f} ms"
+    )
+    http = shown["http"]
+    print(
+        f"  the same from daphne to a plain HTTP client{'':11} p50 {http[0]:7.2f} ms  "
+        f"p95 {http[1]:7.2f} ms"
     )
     print(
         f"  baseline: REST computed JSON ({sizes['computed'] / 1024:.0f} KiB) + CSV export "

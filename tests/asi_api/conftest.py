@@ -107,7 +107,7 @@ def scene(api, admin, alice, carol) -> Scene:
     assert deliveries["count"] == 1, deliveries
     return Scene(
         device=device,
-        activity=activity.json(),
+        activity=renamed.json(),  # as stored now, after the rename that made a delivery
         timeframe=timeframe.json(),
         json_schema=json_schema.json(),
         grant=grant.json(),

@@ -96,18 +96,15 @@ def test_streams_carry_what_a_gateway_ingests_in_embedded_mode(tmp_path):
         packets = [
             json.loads(preprocessed.recv(max(deadline - time.monotonic(), 0.01))) for _ in sent
         ]
-        last = sent[-1]["gnss"]["timestamp"][-1]
-
-        def covers(document: dict) -> bool:
-            return (document.get("last_timestamp") or 0) >= last
-
-        computed = until(one, covers)
+        # The first computed object with the new samples (the snapshot has none).
+        computed = until(one, lambda document: document["samples"])
         in_activity = until(
-            every, lambda m: m["timeframe"] == scene["timeframe"] and covers(m["data"])
+            every, lambda m: m["timeframe"] == scene["timeframe"] and m["data"]["samples"]
         )
         for ws in (preprocessed, one, every):
             ws.close()
 
     assert packets == sent
     assert computed["revision"] >= 1
+    assert t0 <= computed["last_timestamp"] <= sent[-1]["gnss"]["timestamp"][-1]
     assert in_activity["data"]["revision"] >= 1

@@ -50,7 +50,9 @@ RECORDING = "fenix2_run"
 YEAR_2000 = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API runs an event loop in this thread while it is open,
+# and later tests (the streaming consumers') need the thread without one.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (make test installs Debian's chromium)")
