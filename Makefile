@@ -35,7 +35,7 @@ run: export DEBUG ?= true
 run: export WEBHOOKS_ALLOW_PRIVATE_URLS ?= true
 run: $(STAMP)
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py migrate --noinput
-	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py load_demo_data
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py load_demo_data --base-url http://127.0.0.1:$(PORT)
 	@# A simulated match on alice's two demo vests streams live data once the server is up;
 	@# it stops with the server (the trap), and a re-run starts a new one at the new "now".
 	env -u DATABASE_URL -u REDIS_URL sh -c '\

@@ -13,8 +13,10 @@ def test_it_runs_embedded_with_demo_data(tmp_path):
     manage(env, "migrate", "--noinput")
     output = manage(env, "load_demo_data")
     assert "demo-ams-password" in output
-    # Loading twice must work (`make run` twice).
-    manage(env, "load_demo_data")
+    assert "http://127.0.0.1:8000/oauth2/token/" in output
+    # Loading twice must work (`make run` twice), on another port too (`make run PORT=8017`).
+    again = manage(env, "load_demo_data", "--base-url", "http://127.0.0.1:8017/")
+    assert "http://127.0.0.1:8017/oauth2/token/" in again and ":8000" not in again
 
     with daphne(env) as base:
         health = requests.get(base + "/healthz/", timeout=5)
