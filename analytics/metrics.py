@@ -924,7 +924,10 @@ class MetricsState:
             ],
             "trimp": hr.trimp if (hr.factors and self.max_hr and self.max_hr > hr.rest) else None,
             "intensity_graph": graph,
-            "peak_distance": {str(w): float(agg.peaks[i]) for i, w in enumerate(p["peak_windows"])},
+            # `:g` keys a window given as 1.0 (JSON Schema's "integer" takes it) as "1".
+            "peak_distance": {
+                f"{w:g}": float(agg.peaks[i]) for i, w in enumerate(p["peak_windows"])
+            },
         }
 
     # -- persistence -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from analytics.exports import (
 from analytics.serializers import TimeframeComputedSerializer, timeframe_document
 from analytics.tasks import timeframe_recompute_task
 from asi_api.errors import DomainError
+from asi_api.filters import OrderingFilter
 from asi_api.scheduling import enqueue_on_commit
 from timeframes.models import Timeframe
 from timeframes.selectors import timeframes_computed_readable_by
@@ -65,15 +66,17 @@ class ActivityComputedView(ListAPIView):
 
     required_scopes = ["all"]
     serializer_class = TimeframeComputedSerializer
-    filter_backends: list = []
+    # SPEC §1: every list takes `ordering` (an unknown field is a 400); these are the
+    # timeframes' own ordering fields (SPEC §5).
+    filter_backends = [OrderingFilter]
+    ordering_fields = ["start_time", "end_time", "id"]
+    ordering = ["start_time", "id"]
 
     def get_queryset(self) -> QuerySet[Timeframe]:
         if getattr(self, "swagger_fake_view", False):
             return Timeframe.objects.none()
         activity = get_object_or_404(activities_visible_to(self.request.user), pk=self.kwargs["pk"])
-        return (
-            _computed_readable(self.request).filter(activity=activity).order_by("start_time", "id")
-        )
+        return _computed_readable(self.request).filter(activity=activity)
 
 
 # --- exports -----------------------------------------------------------------------------------

@@ -156,6 +156,22 @@ def test_it_paginates(api, admin, match, squad):
     assert api(admin).get(activity_url(match), {"page": 3, "limit": 2}).status_code == 404
 
 
+def test_it_orders_the_list_by_the_timeframe_fields_and_refuses_unknown_ones(
+    api, admin, match, squad
+):
+    client = api(admin)
+
+    newest_first = client.get(activity_url(match), {"ordering": "-start_time,-id"}).json()
+    unknown = client.get(activity_url(match), {"ordering": "bogus"})
+
+    ids = [r["timeframe"] for r in client.get(activity_url(match)).json()["results"]]
+    assert [r["timeframe"] for r in newest_first["results"]] == ids[::-1]
+    assert unknown.status_code == 400
+    assert unknown.json() == {
+        "ordering": ["Unknown ordering field 'bogus'. Allowed: end_time, id, start_time."]
+    }
+
+
 def test_it_hides_activities_the_caller_may_not_see(api, mallory, match, squad):
     assert api(mallory).get(activity_url(match)).status_code == 404
     assert api(mallory).get("/api/v1/activities/999999/computed/").status_code == 404

@@ -43,6 +43,13 @@ def test_it_gives_every_metric_with_zero_values_for_an_empty_timeframe():
     assert result["metric_version"] == "1" and result["params"] == DEFAULTS
 
 
+def test_it_keys_peak_distance_by_whole_minutes_when_windows_come_as_json_floats():
+    # JSON Schema's "integer" accepts 1.0, which Python reads as a float: still the key "1".
+    result = compute(params={"peak_windows": [1.0, 3.0, 5]})
+
+    assert result["peak_distance"] == {"1": 0.0, "3": 0.0, "5": 0.0}
+
+
 def test_it_counts_nothing_for_an_athlete_standing_still():
     result = compute(track([0.0] * 600))
 
