@@ -498,7 +498,9 @@ def _attempt_record(
             delay = RETRY_SCHEDULE[delivery.failures - 1]
             delivery.next_attempt_at = now + delay * random.uniform(1 - JITTER, 1 + JITTER)
     delivery.save()
-    if delivery.webhook_id is not None and delivery.event != PING:
+    if delivery.webhook_id is not None and (delivery.event != PING or status_code == 410):
+        # A ping's other failures do not count towards disabling (you may be setting up the
+        # receiver); a 410 is the receiver saying the subscription is gone, whatever was sent.
         _webhook_outcome(delivery.webhook_id, succeeded=succeeded, status_code=status_code, now=now)
     logger.info(
         "webhook delivery %s (%s) attempt %s: %s",

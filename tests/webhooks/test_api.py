@@ -181,6 +181,14 @@ def test_a_failed_ping_is_not_retried_and_does_not_count(api, alice, hook, recei
     assert hook.consecutive_failures == 0 and hook.is_active
 
 
+def test_a_ping_answered_410_gone_disables_the_webhook(api, alice, hook, receiver):
+    receiver.answer(410)
+    ping = api(alice).post(f"{detail(hook)}ping/").json()
+    assert ping["status"] == "failed" and ping["last_status_code"] == 410
+    hook.refresh_from_db()
+    assert not hook.is_active and hook.disabled_reason == "The receiver answered 410 Gone."
+
+
 def test_it_shows_the_delivery_log_and_redelivers(api, alice, mallory, hook, receiver):
     receiver.answer(500)
     api(alice).post(f"{detail(hook)}ping/")
