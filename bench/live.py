@@ -21,6 +21,9 @@ streams; 12 on the activity stream) read everything.
    channel layer) gets the same batches over a WebSocket, acknowledges, and forwards the same
    messages (each packet; a computed-shaped object per packet) to the same 100 clients; its
    p50/p99 and RSS per idle socket.
+5. The channel layer alone, in this process: one ingest's fan-out (22 groups of 3 members) from
+   the publish to the last of its 66 deliveries, stock channels-redis beside
+   `streaming.layers.BatchedRedisChannelLayer` (far less sensitive to the machine's load than 1).
 
 Timestamps are `time.time()` in every process of this machine. Run alone: `python -m bench.live`
 (its own throw-away database `<DATABASE_URL name>_bench_live`; needs REDIS_URL).
@@ -947,6 +950,78 @@ def _report(out: dict, base: dict) -> None:
     )
 
 
+async def _layer_hops(layer_class: type, *, many: bool, rounds: int = 30) -> tuple[float, float]:
+    """One ingest's fan-out through the channel layer alone, in one process: 22 groups of 3
+    members, each burst published (one `group_send` per group, or `group_send_many`) and
+    received by 66 waiting `receive` calls. Medians (ms) of the publish and of the last
+    delivery after the publish began."""
+    import uuid
+
+    config = dict(
+        settings.CHANNEL_LAYERS["default"]["CONFIG"], prefix=f"hops{uuid.uuid4().hex[:6]}"
+    )
+    if not hasattr(layer_class, "group_send_many"):  # stock channels-redis: its own options
+        config.pop("receive_batch", None)
+        config["hosts"] = [
+            {k: v for k, v in host.items() if k in ("address", "socket_timeout")}
+            for host in config["hosts"]
+        ]
+    publisher, receiver = layer_class(**config), layer_class(**config)
+    channels = []
+    for group in range(DEVICES):
+        for _ in range(PER_DEVICE):
+            channels.append(await receiver.new_channel())
+            await receiver.group_add(f"hops{group}", channels[-1])
+    arrivals: asyncio.Queue[float] = asyncio.Queue()
+
+    async def read(channel: str) -> None:
+        while True:
+            await receiver.receive(channel)
+            arrivals.put_nowait(time.perf_counter())
+
+    readers = [asyncio.create_task(read(c)) for c in channels]
+    await asyncio.sleep(0.2)
+    publish_ms, last_ms = [], []
+    body = {"gnss": {"timestamp": list(range(10)), "latitude": [51.5] * 10}}
+    for _ in range(rounds):
+        messages = [(f"hops{g}", {"type": "hops", "channels": body}) for g in range(DEVICES)]
+        began = time.perf_counter()
+        if many:
+            await publisher.group_send_many(messages)
+        else:
+            await asyncio.gather(*(publisher.group_send(g, m) for g, m in messages))
+        published = time.perf_counter()
+        last = began
+        for _ in channels:
+            last = await asyncio.wait_for(arrivals.get(), 10)
+        publish_ms.append((published - began) * 1000)
+        last_ms.append((last - began) * 1000)
+        await asyncio.sleep(0.05)
+    for reader in readers:
+        reader.cancel()
+    await publisher.flush()
+    return statistics.median(publish_ms), statistics.median(last_ms)
+
+
+def layer_hops_report() -> None:
+    """The channel-layer hop alone, stock channels-redis beside `streaming.layers` (much less
+    sensitive to the machine's load than the end-to-end latency)."""
+    from channels_redis.core import RedisChannelLayer
+
+    from streaming.layers import BatchedRedisChannelLayer
+
+    print(
+        f"Channel layer alone (one process, {DEVICES} groups x {PER_DEVICE} members, one burst "
+        f"per round, medians of 30; load average {os.getloadavg()[0]:.1f}):"
+    )
+    for label, layer_class, many in (
+        ("channels-redis: group_send per group, receive 1/trip", RedisChannelLayer, False),
+        ("streaming.layers: group_send_many, receive batches", BatchedRedisChannelLayer, True),
+    ):
+        published, last = asyncio.run(_layer_hops(layer_class, many=many))
+        print(f"  {label:54} publish {published:5.1f} ms, last delivery {last:6.1f} ms")
+
+
 def server_errors(logs: Path) -> dict[str, int]:
     """Error lines of the server processes' logs, by kind (the exception's last line)."""
     kinds: dict[str, int] = defaultdict(int)
@@ -982,6 +1057,7 @@ def run() -> None:
     print(f"  server log: {sum(errors.values())} errors/warnings (logs in {stack.logs})")
     for kind, count in sorted(errors.items(), key=lambda item: -item[1])[:8]:
         print(f"    {count:5} x {kind}")
+    layer_hops_report()
 
 
 def main() -> None:

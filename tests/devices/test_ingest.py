@@ -445,6 +445,14 @@ def test_it_publishes_only_to_devices_someone_listens_to(
             return await group_send(group, message)
 
         layer.group_send = spy
+        group_send_many = getattr(layer, "group_send_many", None)
+        if group_send_many is not None:  # streaming.layers: every group in one call
+
+            async def spy_many(messages):
+                sent.extend(group for group, _ in messages)
+                return await group_send_many(messages)
+
+            layer.group_send_many = spy_many
         return layer
 
     monkeypatch.setattr(streaming_publish, "get_channel_layer", spied_layer)
