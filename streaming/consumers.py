@@ -483,9 +483,16 @@ class ComputedConsumer(StreamConsumer):
         return document
 
     async def snapshots_send(self, ids: set[int]) -> None:
+        """The current object of each timeframe, sent right away (a reorder buffer does not hold
+        a snapshot back): offered like any object, then its timeframe's buffer is released, so
+        an update that arrived during the read still comes out in key order, and with
+        `drop_older` nothing older follows."""
         for snapshot in await db(access.timeframes_snapshots)(self.user, ids):
             self.starts[snapshot.timeframe_id] = snapshot.start_ms
             self.offer(snapshot.timeframe_id, snapshot.document)
+            buffer = self.buffers.get(snapshot.timeframe_id)
+            for released in buffer.flush() if buffer else []:
+                self.outbox.put(_frame(released))
 
 
 class TimeframeComputedConsumer(ComputedConsumer):

@@ -84,6 +84,30 @@ def test_its_snapshot_is_the_stored_object(live_timeframe, reads, alice, token_f
     assert snapshot["revision"] == 1
 
 
+@pytest.mark.parametrize("path", ["timeframe", "activity"])
+def test_a_reorder_buffer_does_not_hold_the_snapshot_back(
+    live_timeframe, reads, alice, token_for, path
+):
+    # The snapshot comes right after `Authorized`, not after `flush_timeout` (10 s here).
+    token = token_for(alice)
+    url = (
+        timeframe_path(live_timeframe)
+        if path == "timeframe"
+        else activity_path(live_timeframe.activity)
+    )
+
+    async def story():
+        client = Client(url)
+        assert await client.authorize(token, {"buffer_size": 3}) == {"message": "Authorized"}
+        snapshot = await client.receive(timeout=2.0)
+        await client.close()
+        return snapshot
+
+    snapshot = run(story)
+    document = snapshot if path == "timeframe" else snapshot["data"]
+    assert document["revision"] == 0
+
+
 def test_an_admin_streams_any_timeframe(live_timeframe, admin, token_for):
     token = token_for(admin)
 
