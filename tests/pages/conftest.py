@@ -55,7 +55,8 @@ YEAR_2000 = datetime(2000, 1, 1, tzinfo=UTC)
 @pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (make test installs Debian's chromium)")
+        # Fail, not skip: the browser tests must not vanish silently from a run.
+        pytest.fail(f"no Chromium at {CHROMIUM} (make test installs Debian's chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     # Playwright's sync API keeps an event loop on this thread; Django refuses ORM calls from a
     # thread with a running loop unless told the calls are really synchronous (they are).

@@ -6,13 +6,10 @@ import asyncio
 import contextlib
 import uuid
 
-import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from streaming.layers import BatchedRedisChannelLayer
-
-pytestmark = pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL")
 
 
 def _layer(**config: object) -> BatchedRedisChannelLayer:
