@@ -40,37 +40,12 @@ def report(name: str, result: tuple[float, float], baseline_name: str, baseline:
 
 def seed() -> dict:
     from activities.models import Activity, JsonSchema
-    from devices.models import Device, DeviceOwnership
+    from bench.squad import squad_create
     from timeframes.models import Timeframe
-    from users.models import AthletePermission, AthleteProfile, ManagerProfile, Role, User
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    manager = User.objects.create_user("bench-manager", role=Role.MANAGER)
-    ManagerProfile.objects.create(user=manager, first_name="Bench", last_name="Manager")
-    athletes = [
-        User.objects.create_user(f"bench-athlete-{i}", role=Role.ATHLETE) for i in range(50)
-    ]
-    AthleteProfile.objects.bulk_create(
-        AthleteProfile(user=a, first_name=f"A{i}", last_name="Athlete")
-        for i, a in enumerate(athletes)
-    )
-    AthletePermission.objects.bulk_create(
-        AthletePermission(
-            athlete=a,
-            manager=manager,
-            permission=kind,
-            start_time=t0,
-            expiration_time=t0 + timedelta(days=365),
-            granted_by=a,
-        )
-        for a in athletes
-        for kind in ("READ", "WRITE")
-    )
-    devices = Device.objects.bulk_create(
-        Device(device_name=f"{i:012x}", serial_number=f"SN-{i}", is_active=True) for i in range(50)
-    )
-    DeviceOwnership.objects.bulk_create(
-        DeviceOwnership(device=d, manager=manager, start_time=t0) for d in devices
+    manager, athletes, devices = squad_create(
+        "main", athletes=50, devices=50, since=t0, until=t0 + timedelta(days=365)
     )
     activity_schema = JsonSchema.objects.filter(type="activity").first()
     timeframe_schema = JsonSchema.objects.filter(type="timeframe").first()

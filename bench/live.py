@@ -90,42 +90,20 @@ def _setup() -> dict:
     from oauth2_provider.models import AccessToken, Application
 
     from activities.models import Activity, JsonSchema
-    from devices.models import Device, DeviceOwnership
+    from bench.squad import squad_create
     from devices.samples import partitions_ensure
     from timeframes.services import timeframe_create
-    from users.models import AthletePermission, AthleteProfile, ManagerProfile, Role, User
 
     partitions_ensure(months_ahead=1)
     now = datetime.now(UTC)
     since = now - timedelta(days=1)
-    manager = User.objects.create_user("bench-live-manager", role=Role.MANAGER)
-    ManagerProfile.objects.create(user=manager, first_name="Live", last_name="Manager")
-    athletes = [
-        User.objects.create_user(f"bench-live-athlete-{i}", role=Role.ATHLETE)
-        for i in range(DEVICES)
-    ]
-    AthleteProfile.objects.bulk_create(
-        AthleteProfile(user=a, first_name=f"P{i}", last_name="Player")
-        for i, a in enumerate(athletes)
-    )
-    AthletePermission.objects.bulk_create(
-        AthletePermission(
-            athlete=a,
-            manager=manager,
-            permission=kind,
-            start_time=since,
-            expiration_time=now + timedelta(days=1),
-            granted_by=a,
-        )
-        for a in athletes
-        for kind in ("READ", "WRITE")
-    )
-    devices = Device.objects.bulk_create(
-        Device(device_name=f"{0xC0000000 + i:012x}", serial_number=f"LIVE-{i}", is_active=True)
-        for i in range(DEVICES + 1)
-    )
-    DeviceOwnership.objects.bulk_create(
-        DeviceOwnership(device=d, manager=manager, start_time=since) for d in devices
+    manager, athletes, devices = squad_create(
+        "live",
+        athletes=DEVICES,
+        devices=DEVICES + 1,
+        since=since,
+        until=now + timedelta(days=1),
+        device_base=0xC0000000,
     )
     activity = Activity.objects.create(
         name="Bench live match",

@@ -97,44 +97,21 @@ def _scene() -> dict:
     from oauth2_provider.models import AccessToken, Application
 
     from activities.models import Activity, JsonSchema
-    from devices.models import Device, DeviceOwnership
+    from bench.squad import squad_create
     from devices.samples import partitions_ensure
     from timeframes.services import timeframe_create
-    from users.models import AthletePermission, AthleteProfile, ManagerProfile, Role, User
 
     partitions_ensure(months_ahead=1)
     now = datetime.now(UTC)
     since = now - timedelta(days=2)
-    manager = User.objects.create_user("bench-pages-manager", role=Role.MANAGER)
-    ManagerProfile.objects.create(user=manager, first_name="Pages", last_name="Coach")
-    athletes = [
-        User.objects.create_user(f"bench-pages-athlete-{i}", role=Role.ATHLETE)
-        for i in range(ATHLETES + 1)
-    ]
-    AthleteProfile.objects.bulk_create(
-        AthleteProfile(
-            user=a, first_name=f"Player {i}", last_name="Bench", gender="M", max_heart_rate=195
-        )
-        for i, a in enumerate(athletes)
-    )
-    AthletePermission.objects.bulk_create(
-        AthletePermission(
-            athlete=a,
-            manager=manager,
-            permission=kind,
-            start_time=since,
-            expiration_time=now + timedelta(days=1),
-            granted_by=a,
-        )
-        for a in athletes
-        for kind in ("READ", "WRITE")
-    )
-    devices = Device.objects.bulk_create(
-        Device(device_name=f"{0xD0000000 + i:012x}", serial_number=f"PAGES-{i}", is_active=True)
-        for i in range(ATHLETES + 1)
-    )
-    DeviceOwnership.objects.bulk_create(
-        DeviceOwnership(device=d, manager=manager, start_time=since) for d in devices
+    manager, athletes, devices = squad_create(
+        "pages",
+        athletes=ATHLETES + 1,
+        devices=ATHLETES + 1,
+        since=since,
+        until=now + timedelta(days=1),
+        device_base=0xD0000000,
+        profile={"gender": "M", "max_heart_rate": 195},
     )
     schema = JsonSchema.objects.filter(type="activity").first()
 
