@@ -7,22 +7,20 @@ owns both devices and holds READ and WRITE on both athletes. The replay is shift
 sent four times faster than recorded.
 """
 
-import os
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
-from django.db import connection
 from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
-from tests.e2e.conftest import BIN, ROOT, free_port, manage, wait_until_up
+from tests.e2e.conftest import BIN, ROOT, daphne_server, free_port, manage
+from tests.e2e.conftest import service_env as e2e_service_env
 from tests.pages.conftest import DESKTOP, TABLET, YEAR_2000, recording_packets, screenshot
 from users.models import PermissionKind
 from users.page_token import PAGES_CLIENT_ID
@@ -34,14 +32,8 @@ SPEED_UP = 4
 
 @pytest.fixture
 def service_env() -> dict[str, str]:
-    """The environment of a server process on the test database (it sees what tests commit)."""
-    db = connection.settings_dict
-    env = dict(os.environ)
-    env["DATABASE_URL"] = (
-        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    )
-    env.setdefault("SECRET_KEY", "e2e")
-    env["DEBUG"] = "false"
+    """A server process's environment on the test database, with DEBUG off."""
+    env = e2e_service_env(DEBUG="false")
     # Service mode serves static files from STATIC_ROOT (whitenoise, read at start).
     manage(env, "collectstatic", "--noinput", "-v", "0")
     return env
@@ -73,33 +65,10 @@ def worker(service_env) -> Iterator[subprocess.Popen]:
 
 
 @contextmanager
-def daphne(env: dict[str, str], port: int | None = None, log: Path | None = None) -> Iterator[str]:
-    """`daphne asi_api.asgi:application` on loopback; yields its base URL. Its output goes to
-    `log` (a pipe nobody reads would fill up and stall a chatty server)."""
-    port = port or free_port()
-    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "asi_api.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        # Not /healthz/: its channel-layer check answers 503 while stream sockets are open on
-        # a fresh process (the page reconnects at once), which is not what is tested here.
-        wait_until_up(base + "/accounts/login/", process)
+def daphne(env: dict[str, str], port: int | None = None) -> Iterator[str]:
+    """The e2e helper's daphne on loopback (restartable on the same `port`); yields its URL."""
+    with daphne_server(env, port=port) as (base, _process):
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if log:
-            out.close()
 
 
 def shifted(packets: list[dict], t0: int, at: tuple[float, float]) -> list[dict]:
@@ -267,14 +236,14 @@ def holds_every_fix_once(page, replay: Replay, timeframes) -> None:
 
 
 def test_the_live_page_follows_a_replayed_session(
-    session, service_env, worker, alice, token_for, api, page_as, tmp_path
+    session, service_env, worker, alice, token_for, api, page_as
 ):
     activity, timeframes, recordings = session.activity, session.timeframes, session.recordings
     gateway_token = token_for(None, scope="ingest")
     rest = api(alice)
     port = free_port()
 
-    with daphne(service_env, port=port, log=tmp_path / "daphne.log") as base:
+    with daphne(service_env, port=port) as base:
         page = page_as(alice, base)
         page.goto(f"{base}/live/activities/{activity.pk}/")
         wait_for(lambda: page.text_content("#status") == "live", what="the activity stream")
@@ -300,7 +269,7 @@ def test_the_live_page_follows_a_replayed_session(
         screenshot(page, "live-stale")
 
     # The server restarts (same port); meanwhile the gateway is down too.
-    with daphne(service_env, port=port, log=tmp_path / "daphne.log") as base:
+    with daphne(service_env, port=port) as base:
         replay.play(20)  # the page may still be reconnecting: `since` brings these
         wait_for(lambda: page.text_content("#status") == "live", timeout=30, what="reconnect")
         replay.play(20)
